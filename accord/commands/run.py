@@ -1,0 +1,87 @@
+"""``accord run``: score outputs, meta-evaluate against humans and write a report.
+
+Either a suite file (``accord run benchmarks/mqm-ted-ende.toml``) or a file brought by the
+user (``accord run --data FILE --format mqm-tsv --metrics chrf,bleu --out DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from accord.config import SuiteConfig, load_suite, parse_suite
+from accord.errors import ConfigError
+
+NAME = "run"
+HELP = "score system outputs, meta-evaluate metrics against human judgments, write a report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", nargs="?", help="suite TOML file (see benchmarks/)")
+    parser.add_argument("--data", help="a judgments file instead of a suite")
+    parser.add_argument("--format", help="format of --data: mqm-tsv, summeval-pkl, darr-pkl, "
+                        "hh-rlhf-jsonl, scores-csv, pairs-csv")
+    parser.add_argument("--dataset", help="a registered dataset instead of a suite")
+    parser.add_argument("--metrics", help="comma-separated metric names (with --data/--dataset)")
+    parser.add_argument("--out", help="output folder (overrides the suite's)")
+    parser.add_argument("--resamples", type=int, help="bootstrap resamples (overrides the suite)")
+    parser.add_argument("--seed", type=int, help="bootstrap seed (overrides the suite)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the score store")
+    parser.add_argument("--store", help="score store path (default: $ACCORD_STORE or user cache)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _config_from_args(args: argparse.Namespace) -> SuiteConfig:
+    if args.suite:
+        if args.data or args.dataset or args.metrics:
+            raise ConfigError("give either a suite file or --data/--dataset with --metrics")
+        return load_suite(args.suite)
+    if not (args.data or args.dataset):
+        raise ConfigError("give a suite file, or --data FILE --format FORMAT --metrics M1,M2")
+    if not args.metrics:
+        raise ConfigError("--metrics is required with --data/--dataset, e.g. --metrics chrf,bleu")
+    data: dict[str, Any] = (
+        {"dataset": args.dataset} if args.dataset else {"path": args.data, "format": args.format}
+    )
+    if args.data and not args.format:
+        raise ConfigError("--data needs --format (mqm-tsv, summeval-pkl, darr-pkl, scores-csv...)")
+    name = args.dataset or args.data
+    metrics = [{"name": m.strip()} for m in args.metrics.split(",") if m.strip()]
+    return parse_suite(
+        {"name": str(name), "data": data, "metrics": metrics,
+         "output": {"dir": args.out or "out"}},
+        source="command line",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from accord.store import ScoreStore
+    from accord.suite import run_suite, write_outputs
+
+    config = _config_from_args(args)
+    if args.out:
+        config.output.dir = args.out
+    if args.resamples is not None:
+        config.bootstrap.n_resamples = args.resamples
+    if args.seed is not None:
+        config.bootstrap.seed = args.seed
+    store = None if args.no_cache else ScoreStore(args.store)
+    progress = not args.no_progress and sys.stderr.isatty()
+
+    result = run_suite(config, store=store, progress=progress)
+    paths = write_outputs(result)
+
+    print(f"{config.title or config.name}: {len(result.systems)} systems, "
+          f"{len(result.items)} items, {len(result.scores)} metrics")
+    table = result.correlations()
+    for row in table.itertuples(index=False):
+        ci = "" if row.ci_low != row.ci_low else f" [{row.ci_low:.3f}, {row.ci_high:.3f}]"
+        print(f"  {row.aspect:<12} {row.metric:<12} {row.level:<8} {row.grouping:<7} "
+              f"{row.coefficient:<12} {row.value:.3f}{ci}  n={row.n}")
+    for reason, count in result.excluded.items():
+        print(f"  excluded: {count} {reason}")
+    print(f"report: {paths['report_md']}  {paths['report_html']}")
+    print(f"correlations: {paths['correlations']}")
+    return 0
