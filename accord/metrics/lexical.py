@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 _LOG_ZERO = -9999999999.0
 
 
-def _ref_streams(refs: Refs) -> list[list[str | None]]:
+def _ref_streams(refs: Refs) -> Sequence[Sequence[str]]:
     """Per-segment reference lists -> sacrebleu's reference streams.
 
     sacrebleu takes one stream per reference "slot" (stream j holds the j-th reference of
@@ -41,7 +41,9 @@ def _ref_streams(refs: Refs) -> list[list[str | None]]:
     references.
     """
     n_streams = max(len(r) for r in refs)
-    return [[r[j] if j < len(r) else None for r in refs] for j in range(n_streams)]
+    streams = [[r[j] if j < len(r) else None for r in refs] for j in range(n_streams)]
+    # sacrebleu's type hints say str, but its reference caching documents and handles None
+    return cast(Sequence[Sequence[str]], streams)
 
 
 class _SacrebleuMetric(Metric):
