@@ -274,8 +274,8 @@ def write_outputs(result: RunResult, out_dir: str | Path | None = None) -> dict[
     results); with several aspects each gets ``correlations-<aspect>.csv`` in the same
     columns, and ``correlations-all.csv`` holds every row with its aspect and signature.
     """
-    from accord.reports.metaeval import build_sections
     from accord.reports.document import write_report
+    from accord.reports.metaeval import build_sections
 
     out = Path(out_dir if out_dir is not None else result.config.output.dir)
     out.mkdir(parents=True, exist_ok=True)
