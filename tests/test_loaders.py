@@ -194,7 +194,7 @@ def test_darr_kk_en_real_file(data_dir):
     hyp = judgments.outputs.set_index(["item", "system"])["hyp"]
     got = Counter(zip(judgments.pairs["item"], judgments.pairs["system_a"],
                       judgments.pairs["system_b"], strict=True))
-    want = Counter()
+    want: Counter[tuple[str, str, str]] = Counter()
     for record in raw.values():
         item = item_of[(record["src"], record["ref"])]
         better, worse = record["better"], record["worse"]
