@@ -85,7 +85,8 @@ def test_subset(small):
     (lambda kw: kw.update(items=_items("1").drop(columns="refs")), "lacks column\\(s\\) refs"),
 ])
 def test_schema_errors(change, message):
-    kwargs: dict[str, Any] = {"name": "t", "items": _items("1"), "outputs": _outputs([("1", "A", "h")])}
+    kwargs: dict[str, Any] = {"name": "t", "items": _items("1"),
+                              "outputs": _outputs([("1", "A", "h")])}
     change(kwargs)
     with pytest.raises(AccordError, match=message):
         Judgments(**kwargs)
