@@ -439,6 +439,12 @@ class PairedSample:
             self._kendall = _KendallPlan(self.metric, self.gold)
         return self._kendall.counts(weights)
 
+    def acc_eq(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tie-calibrated accuracy and its epsilon, each ``(R,)``, for weights ``(R, n)``."""
+        if self._acc_eq is None:
+            self._acc_eq = AccEqPlan(self.metric, self.gold, None)
+        return self._acc_eq.values(weights)
+
     def statistic(self, coefficient: str, weights: np.ndarray) -> np.ndarray:
         """The coefficient of each weighted row.
 
@@ -468,9 +474,7 @@ class PairedSample:
                 return counts.tau_b()
             return counts.tau_c() if coefficient == "kendall_c" else counts.wmt()
         if coefficient == "acc_eq":
-            if self._acc_eq is None:
-                self._acc_eq = AccEqPlan(self.metric, self.gold, None)
-            return self._acc_eq.values(weights)[0]
+            return self.acc_eq(weights)[0]
         raise ConfigError(f"coefficient must be one of {COEFFICIENTS}; got {coefficient!r}")
 
 
@@ -607,7 +611,7 @@ def _vector_estimate(coefficient: str, metric: object, gold: object) -> Estimate
     ones = np.ones((1, x.size))
     extra: dict[str, object] = {"n_missing": int(n_missing)}
     if coefficient == "acc_eq":
-        accuracy, epsilon = AccEqPlan(x, y, None).values(ones)
+        accuracy, epsilon = sample.acc_eq(ones)
         value = float(accuracy[0])
         extra["epsilon"] = float(epsilon[0])
     else:
