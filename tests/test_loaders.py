@@ -500,3 +500,9 @@ def test_safe_pickle_refuses_globals_without_running_them(tmp_path, monkeypatch)
     path.write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="not a readable pickle"):
         load_pickle(path)
+
+
+def test_scores_csv_with_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("item,system,hyp,score\n1,A,h,2\n".encode("utf-8-sig"))
+    assert load_scores_table(path).scores["score"].tolist() == [2.0]

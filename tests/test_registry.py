@@ -147,3 +147,22 @@ def test_cli_list_and_fetch(capsys, data_dir):
     assert PINNED["wmt19-darr-kk-en"][1] in out and "verified" in out
     assert main(["data", "fetch", "nope"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_hash_computed_once_per_unchanged_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"abc")
+    calls = []
+    real = hashlib.sha256
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(registry.hashlib, "sha256", counting)
+    expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # FIPS 180-2
+    assert registry.file_sha256(path) == expected
+    assert registry.file_sha256(path) == expected
+    assert len(calls) == 1
+    path.write_bytes(b"abcd")
+    assert registry.file_sha256(path) != expected and len(calls) == 2

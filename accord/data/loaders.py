@@ -79,8 +79,8 @@ def _default_name(path: Path) -> str:
 def _open_text(path: Path) -> io.TextIOWrapper:
     """Open a text file for reading, decompressing ``.gz`` files."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
 def _same_text(a: str, b: str) -> bool:
