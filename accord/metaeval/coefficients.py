@@ -91,6 +91,8 @@ class KendallCounts:
 
     Attributes:
         n_obs: number of observations N (sum of weights).
+        pairs: number of pairs counted: N(N-1)/2 for one sample, the sum over samples when
+            several are pooled (no pairs across them).
         discordant: pairs ordered oppositely by metric and gold.
         metric_ties: pairs tied in the metric (whatever the gold does).
         gold_ties: pairs tied in the gold.
@@ -100,6 +102,7 @@ class KendallCounts:
     """
 
     n_obs: np.ndarray
+    pairs: np.ndarray
     discordant: np.ndarray
     metric_ties: np.ndarray
     gold_ties: np.ndarray
@@ -109,7 +112,7 @@ class KendallCounts:
 
     @property
     def total(self) -> np.ndarray:
-        return self.n_obs * (self.n_obs - 1.0) / 2.0
+        return self.pairs
 
     @property
     def concordant(self) -> np.ndarray:
@@ -145,6 +148,7 @@ class KendallCounts:
         nan = np.full_like(self.n_obs, math.nan)
         return KendallCounts(
             self.n_obs + other.n_obs,
+            self.pairs + other.pairs,
             self.discordant + other.discordant,
             self.metric_ties + other.metric_ties,
             self.gold_ties + other.gold_ties,
@@ -158,6 +162,7 @@ class KendallCounts:
         nan = np.full_like(self.n_obs, math.nan)
         return KendallCounts(
             self.n_obs * factor,
+            self.pairs * factor,
             self.discordant * factor,
             self.metric_ties * factor,
             self.gold_ties * factor,
@@ -233,7 +238,7 @@ class _KendallPlan:
         rows = weights.shape[0]
         if self.n == 0:
             zero = np.zeros(rows)
-            return KendallCounts(zero, zero, zero, zero, zero, zero, zero)
+            return KendallCounts(zero, zero, zero, zero, zero, zero, zero, zero)
         w = weights[:, self.order]  # (R, n), in (metric, gold) order
         discordant = np.zeros(rows)
         for left_sorted, right_pos, start, end in self.levels:
@@ -244,8 +249,10 @@ class _KendallPlan:
         metric_groups = np.add.reduceat(w, self.metric_starts, axis=1)
         joint_groups = np.add.reduceat(w, self.joint_starts, axis=1)
         gold_groups = np.add.reduceat(weights[:, self.gold_order], self.gold_starts, axis=1)
+        n_obs = w.sum(axis=1)
         return KendallCounts(
-            n_obs=w.sum(axis=1),
+            n_obs=n_obs,
+            pairs=n_obs * (n_obs - 1.0) / 2.0,
             discordant=discordant,
             metric_ties=_tie_pairs(metric_groups),
             gold_ties=_tie_pairs(gold_groups),
@@ -519,8 +526,10 @@ def pairwise_statistic(
         return _pairwise_acc_eq(x, y, pair_w, self_pairs, first, second)
     if coefficient not in ("kendall_b", "kendall_c", "wmt_kendall"):
         raise ConfigError(f"coefficient must be one of {COEFFICIENTS}; got {coefficient!r}")
+    n_obs = w.sum(axis=1)
     counts = KendallCounts(
-        n_obs=w.sum(axis=1),
+        n_obs=n_obs,
+        pairs=n_obs * (n_obs - 1.0) / 2.0,
         discordant=(pair_w * (sign_m * sign_g < 0)).sum(axis=1),
         metric_ties=(pair_w * (sign_m == 0)).sum(axis=1) + self_pairs,
         gold_ties=(pair_w * (sign_g == 0)).sum(axis=1) + self_pairs,
