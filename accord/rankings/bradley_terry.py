@@ -65,31 +65,40 @@ def _split_counts(wins: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray, 
 
 @dataclass(frozen=True)
 class _Design:
-    """The pair structure as matrices, built once per fit.
+    """The pair structure as sparse matrices, built once per fit.
 
-    ``incidence`` is ``(n_pairs, n_systems)``: +1 at the left system of each pair, -1 at the
-    right one, so ``theta @ incidence.T`` is every pair's strength difference. ``spread`` is a
-    sparse ``(n_pairs, n_systems ** 2)`` matrix that turns per-pair curvatures into the
-    flattened Hessian ``incidence.T @ diag(c) @ incidence`` with one product for a whole batch.
+    ``left`` and ``right`` index each pair's systems. ``incidence_t`` is ``(n_systems,
+    n_pairs)``: +1 where the system is a pair's left one, -1 where it is the right one, so it
+    sums per-pair derivatives into per-system ones. ``spread`` is ``(n_systems ** 2, n_pairs)``
+    and turns per-pair curvatures into the flattened Hessian ``incidence' diag(c) incidence``.
+    Sparse products keep the batch arithmetic out of the multithreaded BLAS, whose threads
+    slow tiny products down by an order of magnitude when the cores are busy.
     """
 
-    incidence: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    incidence_t: csr_matrix
     spread: csr_matrix
+
+    def per_system(self, per_pair: np.ndarray) -> np.ndarray:
+        """``(B, n_pairs)`` -> ``(B, n_systems)``: ``per_pair @ incidence``."""
+        return np.asarray((self.incidence_t @ per_pair.T).T)
 
     @classmethod
     def of(cls, counts: PairCounts) -> _Design:
         n = len(counts.systems)
         n_pairs = len(counts.left)
-        rows = np.arange(n_pairs)
-        incidence = np.zeros((n_pairs, n))
-        incidence[rows, counts.left] = 1.0
-        incidence[rows, counts.right] = -1.0
+        pairs = np.arange(n_pairs)
         left, right = counts.left, counts.right
+        incidence_t = csr_matrix(
+            (np.r_[np.ones(n_pairs), -np.ones(n_pairs)], (np.r_[left, right], np.r_[pairs, pairs])),
+            shape=(n, n_pairs),
+        )
         cells = np.concatenate([left * n + left, right * n + right, left * n + right,
                                 right * n + left])
         signs = np.concatenate([np.ones(2 * n_pairs), -np.ones(2 * n_pairs)])
-        spread = csr_matrix((signs, (np.tile(rows, 4), cells)), shape=(n_pairs, n * n))
-        return cls(incidence, spread)
+        spread = csr_matrix((signs, (cells, np.tile(pairs, 4))), shape=(n * n, n_pairs))
+        return cls(left, right, incidence_t, spread)
 
 
 def _evaluate(
@@ -115,13 +124,12 @@ def _evaluate(
         ``(f, g, h)``: ``(B,)``, ``(B, n_params)``, ``(B, n_params, n_params)``; unrequested
         parts are None.
     """
-    incidence = design.incidence
-    n_systems = incidence.shape[1]
+    n_systems = design.incidence_t.shape[0]
     davidson = ties == "davidson"
     theta = x[:, :n_systems]
     w_left, w_right, w_tie = _split_counts(wins, ties)
     total = w_left + w_right + w_tie
-    d = theta @ incidence.T  # (B, n_pairs)
+    d = theta[:, design.left] - theta[:, design.right]  # (B, n_pairs)
     half = 0.5 * d
     if davidson:
         eta = x[:, n_systems:n_systems + 1]  # (B, 1)
@@ -145,7 +153,7 @@ def _evaluate(
 
     tanh_part = (e1 - e2) / (2.0 * s)  # d/dd of log_norm
     dl_dd = 0.5 * (w_left - w_right) - total * tanh_part
-    g_theta = -dl_dd @ incidence + l2 * theta + theta_sum[:, None]
+    g_theta = -design.per_system(dl_dd) + l2 * theta + theta_sum[:, None]
     if davidson:
         tie_share = e3 / s  # d/deta of log_norm
         g_eta = -(w_tie - total * tie_share).sum(axis=1, keepdims=True)
@@ -159,14 +167,14 @@ def _evaluate(
     batch = x.shape[0]
     curv_dd = total * ((e1 + e2) / (4.0 * s) - tanh_part**2)  # -d2l/dd2, (B, n_pairs)
     h = np.empty((batch, n_params, n_params))
-    h[:, :n_systems, :n_systems] = (design.spread.T @ curv_dd.T).T.reshape(
+    h[:, :n_systems, :n_systems] = np.asarray((design.spread @ curv_dd.T).T).reshape(
         batch, n_systems, n_systems
     )
     h[:, :n_systems, :n_systems] += l2 * np.eye(n_systems) + 1.0
     if davidson:
         curv_de = -total * tanh_part * tie_share  # -d2l/(dd deta)
         curv_ee = total * tie_share * (1.0 - tie_share)  # -d2l/deta2
-        h_te = curv_de @ incidence
+        h_te = design.per_system(curv_de)
         h[:, :n_systems, n_systems] = h_te
         h[:, n_systems, :n_systems] = h_te
         h[:, n_systems, n_systems] = curv_ee.sum(axis=1)
@@ -294,6 +302,28 @@ def predicted_probabilities(
     return p_win, p_tie
 
 
+def _solve_positive_definite(h: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``h @ x = g`` for a batch of small positive definite ``h`` (``(B, m, m)``, ``(B, m)``).
+
+    Gaussian elimination needs no pivoting on positive definite matrices. Written with
+    elementwise numpy, it runs in one thread; LAPACK's batched solve hands each 20 x 20 system
+    to BLAS threads and becomes many times slower on a busy machine. Above 64 parameters the
+    O(m) Python steps cost more than that, and LAPACK is used.
+    """
+    m = h.shape[1]
+    if m > 64:
+        return np.linalg.solve(h, g[..., None])[..., 0]
+    a = h.copy()
+    x = g.copy()
+    for k in range(m - 1):
+        factor = a[:, k + 1:, k] / a[:, k, k][:, None]  # (B, m - k - 1)
+        a[:, k + 1:, k:] -= factor[:, :, None] * a[:, None, k, k:]
+        x[:, k + 1:] -= factor * x[:, k:k + 1]
+    for k in range(m - 1, -1, -1):
+        x[:, k] = (x[:, k] - np.einsum("bj,bj->b", a[:, k, k + 1:], x[:, k + 1:])) / a[:, k, k]
+    return x
+
+
 def _newton(
     x: np.ndarray,
     design: _Design,
@@ -310,7 +340,7 @@ def _newton(
     while n_iter < max_iter:
         n_iter += 1
         assert g is not None and h is not None
-        step = np.linalg.solve(h, g[..., None])[..., 0]
+        step = _solve_positive_definite(h, g)
         # Newton decrement g' H^-1 g: twice the predicted decrease of the objective.
         decrement = np.einsum("bi,bi->b", g, step)
         converged = decrement < tol
