@@ -18,12 +18,15 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from accord.errors import ConfigError
 from accord.signature import make_signature
+
+if TYPE_CHECKING:
+    from accord.train.reward import MetricReward
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,16 @@ class Metric(ABC):
     ) -> float:
         """A corpus-level score of all hyps together (default: mean of the segment scores)."""
         return float(np.nanmean(self.score_segments(hyps, refs, srcs)))
+
+    def as_reward(self, **options: Any) -> MetricReward:
+        """This metric as a training reward in TRL's reward-function convention.
+
+        Options are those of :class:`accord.train.reward.MetricReward` (scale, low, high,
+        reference_column, store, ...).
+        """
+        from accord.train.reward import MetricReward
+
+        return MetricReward(self, **options)
 
     def check_inputs(
         self, hyps: Sequence[str], refs: Refs | None, srcs: Sequence[str] | None
