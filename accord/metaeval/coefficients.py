@@ -48,6 +48,8 @@ COEFFICIENTS = ("pearson", "spearman", "kendall_b", "kendall_c", "acc_eq", "wmt_
 
 # Kernels process resamples in chunks so that one chunk's (rows, n) arrays stay near this size.
 _CHUNK_CELLS = 4_000_000
+# The Kendall merge levels run on chunks this small, so that their arrays stay in CPU cache.
+_CACHE_CELLS = 262_144
 
 
 def check_coefficient(coefficient: str) -> None:
@@ -56,8 +58,8 @@ def check_coefficient(coefficient: str) -> None:
         raise ConfigError(f"coefficient must be one of {COEFFICIENTS}; got {coefficient!r}")
 
 
-def _chunks(n_rows: int, n_cols: int) -> Iterator[slice]:
-    step = max(1, _CHUNK_CELLS // max(1, n_cols))
+def _chunks(n_rows: int, n_cols: int, cells: int = _CHUNK_CELLS) -> Iterator[slice]:
+    step = max(1, cells // max(1, n_cols))
     for start in range(0, n_rows, step):
         yield slice(start, min(n_rows, start + step))
 
@@ -76,8 +78,8 @@ def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _tie_pairs(group_weights: np.ndarray) -> np.ndarray:
-    """Pairs inside groups of equal values: sum of c(c-1)/2 over groups, per row."""
-    return (group_weights * (group_weights - 1.0) / 2.0).sum(axis=1)
+    """Pairs inside groups of equal values: sum of c(c-1)/2 over groups ``(groups, r)``."""
+    return (group_weights * (group_weights - 1.0) / 2.0).sum(axis=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,9 +203,26 @@ class _KendallPlan:
         self.metric_starts = _run_starts(sorted_m)
         # runs of equal (metric, gold): a combined dense key is sorted in this order too
         self.joint_starts = _run_starts(sorted_m * (int(sorted_g.max(initial=0)) + 1) + sorted_g)
-        self.gold_order = np.argsort(rank_g, kind="stable")
-        self.gold_starts = _run_starts(rank_g[self.gold_order])
+        self.gold_order = np.argsort(sorted_g, kind="stable")  # positions, sorted by gold
+        self.gold_starts = _run_starts(sorted_g[self.gold_order])
         self.levels = self._merge_levels(sorted_g)
+
+    def _discordant(self, w: np.ndarray) -> np.ndarray:
+        """Weighted discordant pairs for weights ``(n, r)`` in (metric, gold) order.
+
+        Observations run along the first axis so that every gather copies whole rows; callers
+        keep ``r`` small enough for the arrays to stay in cache, which makes this several
+        times faster than the ``(r, n)`` layout.
+        """
+        discordant = np.zeros(w.shape[1])
+        for left_sorted, right_pos, start, end in self.levels:
+            cum_left = np.zeros((left_sorted.size + 1, w.shape[1]))
+            np.cumsum(w[left_sorted], axis=0, out=cum_left[1:])
+            larger_left = cum_left[end]
+            larger_left -= cum_left[start]  # (n_right, r): left weight with larger gold
+            larger_left *= w[right_pos]
+            discordant += larger_left.sum(axis=0)
+        return discordant
 
     @staticmethod
     def _merge_levels(sorted_g: np.ndarray) -> list[tuple[np.ndarray, ...]]:
@@ -241,24 +260,28 @@ class _KendallPlan:
             return KendallCounts(zero, zero, zero, zero, zero, zero, zero, zero)
         w = weights[:, self.order]  # (R, n), in (metric, gold) order
         discordant = np.zeros(rows)
-        for left_sorted, right_pos, start, end in self.levels:
-            cum_left = np.zeros((rows, left_sorted.size + 1))
-            np.cumsum(w[:, left_sorted], axis=1, out=cum_left[:, 1:])
-            larger_left = cum_left[:, end] - cum_left[:, start]  # (R, n_right)
-            discordant += np.einsum("rj,rj->r", w[:, right_pos], larger_left)
-        metric_groups = np.add.reduceat(w, self.metric_starts, axis=1)
-        joint_groups = np.add.reduceat(w, self.joint_starts, axis=1)
-        gold_groups = np.add.reduceat(weights[:, self.gold_order], self.gold_starts, axis=1)
+        metric_ties, gold_ties, joint_ties = np.zeros(rows), np.zeros(rows), np.zeros(rows)
+        metric_distinct, gold_distinct = np.zeros(rows), np.zeros(rows)
+        for chunk in _chunks(rows, self.n, _CACHE_CELLS):
+            w_t = np.ascontiguousarray(w[chunk].T)  # (n, r)
+            discordant[chunk] = self._discordant(w_t)
+            metric_groups = np.add.reduceat(w_t, self.metric_starts, axis=0)  # (runs, r)
+            gold_groups = np.add.reduceat(w_t[self.gold_order], self.gold_starts, axis=0)
+            metric_ties[chunk] = _tie_pairs(metric_groups)
+            gold_ties[chunk] = _tie_pairs(gold_groups)
+            joint_ties[chunk] = _tie_pairs(np.add.reduceat(w_t, self.joint_starts, axis=0))
+            metric_distinct[chunk] = (metric_groups > 0).sum(axis=0)
+            gold_distinct[chunk] = (gold_groups > 0).sum(axis=0)
         n_obs = w.sum(axis=1)
         return KendallCounts(
             n_obs=n_obs,
             pairs=n_obs * (n_obs - 1.0) / 2.0,
             discordant=discordant,
-            metric_ties=_tie_pairs(metric_groups),
-            gold_ties=_tie_pairs(gold_groups),
-            joint_ties=_tie_pairs(joint_groups),
-            metric_distinct=(metric_groups > 0).sum(axis=1).astype(np.float64),
-            gold_distinct=(gold_groups > 0).sum(axis=1).astype(np.float64),
+            metric_ties=metric_ties,
+            gold_ties=gold_ties,
+            joint_ties=joint_ties,
+            metric_distinct=metric_distinct,
+            gold_distinct=gold_distinct,
         )
 
 
