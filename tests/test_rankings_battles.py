@@ -41,6 +41,12 @@ def test_battles_from_scores_lower_is_better_and_tolerance() -> None:
     assert list(strict["winner"]) == ["a", "b"]
 
 
+def test_battles_from_scores_rounding_is_a_tie() -> None:
+    sums = np.array([[-(0.1 + 0.1 + 0.1)], [-0.3], [-0.3000001]])
+    table = battles_from_scores(sums, ["x", "y", "z"])
+    assert list(table["winner"]) == ["tie", "a", "a"]
+
+
 def test_battles_from_scores_counts_every_pair_on_every_item() -> None:
     rng = np.random.default_rng(3)
     scores = rng.normal(size=(5, 40))

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 BATTLE_COLUMNS = ("item", "system_a", "system_b", "winner")
 
+#: Relative difference below which two scores count as equal (floating-point rounding).
+_ROUNDING = 1e-9
+
 
 def validate_battles(
     battles: pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray],
@@ -125,8 +128,9 @@ def battles_from_scores(
         systems: the system of each row.
         items: the item of each column (default ``"0"``, ``"1"``, ...).
         higher_is_better: False for scores where lower is better (e.g. raw MQM penalties, TER).
-        tie_tolerance: two scores whose absolute difference is at most this are a tie; 0 makes
-            only exactly equal scores ties.
+        tie_tolerance: two scores whose absolute difference is at most this are a tie. With
+            0, scores equal up to floating-point rounding (a relative 1e-9, so that an MQM
+            sum of 0.1 + 0.1 + 0.1 ties with 0.3) are ties.
 
     Returns:
         A battle table with ``system_a`` the earlier system in ``systems`` order, ordered by
@@ -159,9 +163,11 @@ def battles_from_scores(
     a_idx, b_idx = np.triu_indices(n_systems, k=1)
     # (n_items, n_pairs): difference a - b per item and pair, NaN where either score is missing.
     diff = (signed[a_idx, :] - signed[b_idx, :]).T
+    size = np.maximum(np.abs(signed[a_idx, :]), np.abs(signed[b_idx, :])).T
     item_idx, pair_idx = np.nonzero(~np.isnan(diff))
     d = diff[item_idx, pair_idx]
-    winner = np.where(np.abs(d) <= tie_tolerance, "tie", np.where(d > 0, "a", "b"))
+    tolerance = np.maximum(tie_tolerance, _ROUNDING * np.maximum(size[item_idx, pair_idx], 1.0))
+    winner = np.where(np.abs(d) <= tolerance, "tie", np.where(d > 0, "a", "b"))
     names = np.asarray(systems, dtype=object)
     return pd.DataFrame({
         "item": np.asarray(item_names, dtype=object)[item_idx],

@@ -52,11 +52,12 @@ def interval_plot(ratings: Ratings, title: str = "") -> MplFigure:
     low = ratings.ci_low[order]
     high = ratings.ci_high[order]
     fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(names) + 1.2))
+    rows = np.arange(len(names))
     has_ci = np.isfinite(low) & np.isfinite(high)
-    errors = np.vstack([np.where(has_ci, values - low, 0.0), np.where(has_ci, high - values, 0.0)])
-    ax.errorbar(values, np.arange(len(names)), xerr=errors, fmt="o", color="#1f4e79",
-                ecolor="#6a8fb5", capsize=3, markersize=5)
-    ax.set_yticks(np.arange(len(names)), labels=names)
+    # Whiskers run from end to end: an order-dependent Elo point may lie outside its interval.
+    ax.hlines(rows[has_ci], low[has_ci], high[has_ci], color="#6a8fb5", linewidth=2)
+    ax.plot(values, rows, "o", color="#1f4e79", markersize=5)
+    ax.set_yticks(rows, labels=names)
     ax.axvline(ratings.scale.center, color="#bbbbbb", linewidth=0.8, zorder=0)
     ax.set_xlabel("rating (400 points = odds of 10 to 1)")
     ax.set_title(title or f"{_METHOD_NAMES.get(ratings.method, ratings.method)} ratings")
