@@ -77,7 +77,10 @@ def win_rate_heatmap(ratings: Ratings, title: str = "") -> MplFigure:
     rates = ratings.counts.win_rate_matrix()[np.ix_(order, order)]
     size = 0.42 * len(names) + 2.0
     fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    image = ax.imshow(np.ma.masked_invalid(rates), cmap="RdBu", vmin=0.0, vmax=1.0)
+    # Colours span the observed range around 0.5, so that close races still show their sign.
+    spread = max(0.1, float(np.nanmax(np.abs(rates - 0.5)))) if np.isfinite(rates).any() else 0.5
+    image = ax.imshow(np.ma.masked_invalid(rates), cmap="RdBu", vmin=0.5 - spread,
+                      vmax=0.5 + spread)
     ax.set_xticks(np.arange(len(names)), labels=names, rotation=60, ha="right")
     ax.set_yticks(np.arange(len(names)), labels=names)
     if len(names) <= 16:
@@ -85,7 +88,8 @@ def win_rate_heatmap(ratings: Ratings, title: str = "") -> MplFigure:
             for j in range(len(names)):
                 if np.isfinite(rates[i, j]):
                     ax.text(j, i, f"{rates[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
-                            color="white" if abs(rates[i, j] - 0.5) > 0.3 else "black")
+                            color="white" if abs(rates[i, j] - 0.5) > 0.6 * spread
+                            else "black")
     ax.set_xlabel("opponent")
     ax.set_ylabel("system")
     ax.set_title(title or "observed win rate of row against column")
@@ -167,7 +171,8 @@ def rankings_section(
         interval_plot(ratings, title), f"{slug}-intervals",
         caption=f"{title}: ratings with their intervals."))
     section.figure(Figure.from_matplotlib(
-        win_rate_heatmap(ratings), f"{slug}-win-rates",
+        win_rate_heatmap(ratings, f"{title}: observed win rate of row against column"),
+        f"{slug}-win-rates",
         caption=f"{title}: observed win rate (ties count half) of row against column."))
     if reference is not None:
         agreement = ranking_agreement(ratings, reference, label=f"{title}~{reference_label}")
