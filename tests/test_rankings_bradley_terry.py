@@ -16,6 +16,7 @@ from accord.rankings.bradley_terry import (
     TieModel,
     _Design,
     _evaluate,
+    _solve_positive_definite,
     fit_batch,
     fit_bradley_terry,
     gradient,
@@ -136,6 +137,17 @@ def test_recovers_order_and_tie_parameter() -> None:
     assert list(np.argsort(fit.strengths)) == list(range(7))
     assert fit.tie_param == pytest.approx(0.5, abs=0.08)
     np.testing.assert_allclose(fit.strengths, theta - theta.mean(), atol=0.15)
+
+
+def test_small_solver_equals_numpy() -> None:
+    rng = np.random.default_rng(3)
+    for m in (2, 9, 21, 70):
+        root = rng.normal(size=(5, m, m))
+        h = root @ root.transpose(0, 2, 1) + m * np.eye(m)
+        g = rng.normal(size=(5, m))
+        np.testing.assert_allclose(_solve_positive_definite(h, g),
+                                   np.linalg.solve(h, g[..., None])[..., 0], rtol=1e-8,
+                                   atol=1e-10)
 
 
 def test_predicted_probabilities_sum_to_one() -> None:
