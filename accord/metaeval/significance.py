@@ -82,6 +82,8 @@ METHODS = ("permutation", "bootstrap", "williams")
 
 # A chunk of resamples materializes arrays of about this many cells.
 _CHUNK_CELLS = 2_000_000
+# With early stopping the verdict is checked after every chunk of this many resamples.
+_EARLY_STOP_CHUNK = 50
 # Groups up to this size use the pair-table kernel for Kendall-type statistics.
 _SMALL_GROUP = 40
 # Resampled deltas within this distance of the observed one count as equally extreme, so that
@@ -531,6 +533,9 @@ def _run_permutations(
     observed = value_a - value_b
     rng = np.random.default_rng(seed)
     chunk = _chunk_size(n_cells, n_resamples)
+    if early_stop:
+        # Generator.random fills arrays from one stream, so chunking never changes the draws.
+        chunk = min(chunk, _EARLY_STOP_CHUNK)
     at_least = at_most = two_sided = used = undefined = 0
     stopped = False
     while used < n_resamples:
