@@ -174,6 +174,7 @@ class Trainer:
         self._order: list[int] = []
         self._cursor = 0
         self._truncated_prompts = 0
+        self._truncated_texts = 0
         self.out_dir = Path(cfg.run.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
@@ -271,8 +272,14 @@ class Trainer:
         return ids
 
     def _text_ids(self, text: str) -> list[int]:
+        """Token ids of a reference or preferred reply, cut to fit ``max_new_tokens`` with the
+        end token (cuts are counted and logged at the end of training)."""
         ids = [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
-        return ids[:self.config.optim.max_new_tokens - 1] + [self.end_id]
+        room = self.config.optim.max_new_tokens - 1
+        if len(ids) > room:
+            self._truncated_texts += 1
+            ids = ids[:room]
+        return ids + [self.end_id]
 
     # -- rollouts ------------------------------------------------------------------------
 
@@ -379,7 +386,7 @@ class Trainer:
         logp, _ = forward(self.model, batch)
         loss = nll_loss(logp, batch.mask)
         self._apply(loss)
-        return {"loss": float(loss), "samples": len(rows),
+        return {"loss": float(loss.detach()), "samples": len(rows),
                 "completion_tokens": float(batch.mask.sum()) / len(rows)}
 
     def _self_train_step(self) -> dict[str, Any]:
@@ -406,7 +413,7 @@ class Trainer:
             logp, _ = forward(self.model, batch)
             loss = nll_loss(logp, batch.mask)
             self._apply(loss)
-        stats["loss"] = float(loss)
+        stats["loss"] = float(loss.detach())
         return stats
 
     def _policy_step(self) -> dict[str, Any]:
@@ -511,7 +518,7 @@ class Trainer:
         pol_c, pol_r = self._pair_logps(pairs, self.model)
         loss, margin = dpo_loss(pol_c, pol_r, ref_c, ref_r, algo.dpo_beta, algo.dpo_loss)
         self._apply(loss)
-        return {"loss": float(loss), "dpo_margin": float(margin), "samples": len(pairs)}
+        return {"loss": float(loss.detach()), "dpo_margin": float(margin), "samples": len(pairs)}
 
     def heldout_margin(self) -> tuple[float, float]:
         """Mean implicit reward margin ``beta * h`` and accuracy (margin > 0) on held-out pairs."""
@@ -607,6 +614,10 @@ class Trainer:
             logger.warning("%d prompt(s) were longer than optim.max_prompt_tokens = %d and kept "
                            "only their last tokens", self._truncated_prompts,
                            cfg.optim.max_prompt_tokens)
+        if self._truncated_texts:
+            logger.warning("%d reference or preference text(s) were longer than "
+                           "optim.max_new_tokens = %d and were cut", self._truncated_texts,
+                           cfg.optim.max_new_tokens)
         if self._tensorboard is not None:
             self._tensorboard.close()
         return TrainResult(self.out_dir, list(self.log_rows), list(self.watch_rows))
