@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from accord.data.judgments import Judgments
 from accord.errors import ConfigError
 from accord.metrics.base import Metric, Refs
 from accord.store import ScoreStore, segment_key
+
+if TYPE_CHECKING:
+    from accord.metaeval.scorers import SystemScorer
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,37 @@ class MetricScores:
     systems: list[str] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     missing_input: int = 0
+    score_fn: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def system_scorer(self, mask: np.ndarray | None = None) -> SystemScorer:
+        """How this metric scores a system on any (re)sampled set of items.
+
+        With sufficient statistics the corpus score is recomputed from summed statistics
+        (exactly what sacrebleu's corpus score gives); otherwise a system's score is the mean
+        of its segment scores. ``mask`` (``(n_systems, n_items)`` booleans) restricts both to
+        the cells that have a human score.
+        """
+        from accord.metaeval.scorers import MeanScorer, StatsScorer
+
+        if self.stats is not None and self.score_fn is not None:
+            return StatsScorer(self.stats, self.score_fn, mask=mask)
+        if self.system is not None:
+            logger.warning(
+                "%s has a corpus score but no sufficient statistics; its system-level score "
+                "in meta-evaluation is the mean of its segment scores", self.signature
+            )
+        return MeanScorer(self.segment, mask=mask)
+
+    def negated(self) -> MetricScores:
+        """The same scores with the sign flipped, so that higher is better (TER)."""
+        score_fn = self.score_fn
+        return replace(
+            self,
+            segment=-self.segment,
+            system=None if self.system is None else -self.system,
+            higher_is_better=not self.higher_is_better,
+            score_fn=None if score_fn is None else (lambda stats: -score_fn(stats)),
+        )
 
 
 def _progress_disabled(progress: bool | None) -> bool:
@@ -333,4 +367,5 @@ def score_judgments(
         systems=systems,
         items=items,
         missing_input=missing_input,
+        score_fn=getattr(metric, "score_from_stats", None) if stats is not None else None,
     )

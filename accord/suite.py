@@ -225,7 +225,10 @@ def _score_estimate(config: SuiteConfig, variant: VariantConfig, metric_scores: 
 
     boot = config.bootstrap
     ms = oriented(metric_scores)
-    metric_input: Any = ms.system_scorer() if variant.level == "system" else ms.segment
+    if variant.level == "system":
+        metric_input: Any = ms.system_scorer(mask=np.isfinite(gold))
+    else:
+        metric_input = ms.segment
     return correlate(
         metric_input,
         gold,
@@ -330,13 +333,22 @@ def segment_table(result: RunResult) -> pd.DataFrame:
 def system_table(result: RunResult) -> pd.DataFrame:
     """One row per system: each metric's system-level score and each human aspect's mean."""
     frame = pd.DataFrame({"system": result.systems})
+    mask = human_mask(result)
     for label, ms in result.scores.items():
-        frame[label] = ms.system_scorer()(np.ones((1, len(result.items))))[0]
+        frame[label] = ms.system_scorer(mask)(np.ones((1, len(result.items))))[0]
     for aspect in result.aspects:
         gold = result.judgments.gold_matrix(aspect, result.systems, result.items)
         with np.errstate(invalid="ignore"):
             frame[f"human:{aspect}"] = np.nanmean(gold, axis=1)
     return frame
+
+
+def human_mask(result: RunResult) -> np.ndarray | None:
+    """Cells with a human score in the run's first aspect (None for relative judgments)."""
+    if not result.aspects:
+        return None
+    gold = result.judgments.gold_matrix(result.aspects[0], result.systems, result.items)
+    return np.isfinite(gold)
 
 
 def run_record(result: RunResult) -> dict[str, Any]:
@@ -346,7 +358,8 @@ def run_record(result: RunResult) -> dict[str, Any]:
     return {
         "accord": __version__,
         "suite": result.config.model_dump(),
-        "source": result.judgments.source,
+        "source": (result.config.data.dataset if result.config.data.dataset is not None
+                   else result.judgments.source),
         "summary": result.judgments.summary(),
         "read_rows": result.judgments.read_rows,
         "systems": result.systems,

@@ -7,6 +7,7 @@ user (``accord run --data FILE --format mqm-tsv --metrics chrf,bleu --out DIR``)
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -75,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"{config.title or config.name}: {len(result.systems)} systems, "
           f"{len(result.items)} items, {len(result.scores)} metrics")
-    table = result.correlations()
-    for row in table.itertuples(index=False):
-        ci = "" if row.ci_low != row.ci_low else f" [{row.ci_low:.3f}, {row.ci_high:.3f}]"
-        print(f"  {row.aspect:<12} {row.metric:<12} {row.level:<8} {row.grouping:<7} "
-              f"{row.coefficient:<12} {row.value:.3f}{ci}  n={row.n}")
+    for row in result.rows:
+        e, v = row.estimate, row.variant
+        ci = "" if math.isnan(e.ci_low) else f" [{e.ci_low:.3f}, {e.ci_high:.3f}]"
+        print(f"  {row.aspect:<12} {row.metric:<12} {v.level:<8} {v.grouping:<7} "
+              f"{v.coefficient:<12} {e.value:.3f}{ci}  n={e.n}")
     for reason, count in result.excluded.items():
         print(f"  excluded: {count} {reason}")
     print(f"report: {paths['report_md']}  {paths['report_html']}")

@@ -42,8 +42,18 @@ def data_section(result: RunResult) -> Section:
     j = result.judgments
     summary = j.summary()
     section = Section("Data")
+    dataset = result.config.data.dataset
+    if dataset is not None:
+        from accord.data.registry import get_spec
+
+        spec = get_spec(dataset)
+        section.text(
+            f"Dataset `{dataset}`: `{spec.url}` (sha256 `{spec.sha256}`, license {spec.license})."
+        )
+    else:
+        section.text(f"File: `{j.source or j.name}` (format `{result.config.data.format}`).")
     section.text(
-        f"Source: `{j.source or j.name}`. Rows read: {j.read_rows}. "
+        f"Rows read: {j.read_rows}. "
         f"Items: {summary['items']}; systems with outputs: {summary['systems']}; "
         f"outputs: {summary['outputs']}; human scores: {summary['scores']} "
         f"(missing: {summary['missing_scores']}); MQM error rows: {summary['errors']}; "
@@ -108,7 +118,7 @@ def scatter_figure(result: RunResult, aspect: str) -> Figure:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
     ones = np.ones((1, len(result.items)))
     for ax, label in zip(axes.flat, labels, strict=False):
-        metric = result.scores[label].system_scorer()(ones)[0]
+        metric = result.scores[label].system_scorer(np.isfinite(gold))(ones)[0]
         ax.scatter(metric, human, s=22, color="#3366aa")
         for x, y, name in zip(metric, human, result.systems, strict=True):
             ax.annotate(name, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
