@@ -167,11 +167,25 @@ def data_root() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _checkout_data_dir() -> Path | None:
+    """The ``data/`` folder of a source checkout that accord runs from, if there is one."""
+    folder = Path(__file__).resolve().parents[2] / "data"
+    return folder if (folder / "README.md").is_file() else None
+
+
 def cache_dir() -> Path:
-    """Where downloaded datasets go: ``$ACCORD_CACHE/data`` or the user cache's ``data``."""
+    """Where downloaded datasets go.
+
+    ``$ACCORD_CACHE/data`` when set; else, when accord runs from a source checkout, that
+    checkout's ``data/`` folder (its contents are git-ignored); else the user cache's ``data``.
+    """
     root = os.environ.get("ACCORD_CACHE", "").strip()
-    base = Path(root).expanduser() if root else Path(platformdirs.user_cache_dir("accord"))
-    return base / "data"
+    if root:
+        return Path(root).expanduser() / "data"
+    checkout = _checkout_data_dir()
+    if checkout is not None:
+        return checkout
+    return Path(platformdirs.user_cache_dir("accord")) / "data"
 
 
 # Digests already computed in this process, keyed by (path, size, mtime): hashing the same
