@@ -74,12 +74,20 @@ class SplitConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    """The comet model: kind, encoder and the head; names follow comet's hyper-parameters."""
+    """The comet model: kind, encoder and the head; names follow comet's hyper-parameters.
+
+    ``layer`` is an encoder layer (0 = embeddings), ``"last"`` (the default: the top layer,
+    which sentence-embedding models such as all-MiniLM-L6-v2 were trained to make
+    meaningful) or ``"mix"`` (comet's learned mix of all layers; slower on a CPU, see
+    :func:`_with_embedding_cache`). ``frozen_epochs`` is how long the encoder stays frozen
+    (a fraction of the first epoch, or whole epochs; at least ``train.max_epochs`` keeps it
+    frozen throughout).
+    """
 
     kind: Literal["regression", "ranking"] = "regression"
     encoder: str | None = None
     encoder_model: Literal["BERT", "XLM-RoBERTa", "MiniLM", "RemBERT"] = "BERT"
-    layer: str | int = "mix"
+    layer: Literal["mix", "last"] | int = "last"
     pool: Literal["avg", "max", "cls"] = "avg"
     hidden_sizes: list[int] = Field(default_factory=lambda: [512, 128])
     activations: str = "Tanh"
@@ -412,6 +420,7 @@ class TrainResult:
         history: per-epoch validation numbers logged by comet (``epoch``, ``val_kendall``, ...).
         best_dev: the best dev correlation (``monitor``), NaN when validation never ran.
         seconds: wall-clock training time.
+        cpu_seconds: CPU time of the training process and its finished data-loader workers.
         systems: the systems whose outputs were used.
     """
 
@@ -423,7 +432,62 @@ class TrainResult:
     history: pd.DataFrame
     best_dev: float
     seconds: float
+    cpu_seconds: float
     systems: list[str]
+
+
+def _with_embedding_cache(base: type) -> type:
+    """``base`` (a comet model class) with sentence embeddings cached while the encoder is frozen.
+
+    comet encodes the source, hypothesis and reference of every row on every step. In MT data
+    the source and reference repeat for every system's output of an item (13 times in TED
+    en-de), and while the encoder is frozen a sentence's pooled embedding never changes, so
+    each distinct sentence is encoded once per run instead of once per row and epoch: on a
+    CPU this is what lets several epochs fit in minutes. comet's own embedding cache
+    (``set_embedding_cache``) cannot serve here: it is keyed by whole padded batches, which
+    random training batches never repeat.
+
+    Cached embeddings are computed with the encoder in eval mode (no dropout inside the
+    encoder; comet, encoding every step, would apply the encoder's dropout to frozen
+    features); the head's dropout is unchanged. The cache is used only with a fixed
+    ``layer`` (with ``"mix"`` the trainable layer weights sit below the pooling) and is
+    dropped the moment comet unfreezes the encoder. The class saves as ``base`` (same
+    ``class_identifier`` and weights), so the checkpoint loads with plain comet.
+    """
+    import torch
+
+    class Cached(base):  # type: ignore[misc, valid-type]
+        def compute_sentence_embedding(self, input_ids: Any, attention_mask: Any,
+                                       token_type_ids: Any = None) -> Any:
+            if not self._frozen or self.layerwise_attention is not None:
+                self.__dict__.pop("_accord_cache", None)
+                return super().compute_sentence_embedding(input_ids, attention_mask,
+                                                          token_type_ids=token_type_ids)
+            cache: dict[tuple[int, ...], Any] = self.__dict__.setdefault("_accord_cache", {})
+            keys = [tuple(row[mask.bool()].tolist())
+                    for row, mask in zip(input_ids, attention_mask)]
+            first: dict[tuple[int, ...], int] = {}  # each sentence not yet cached, once
+            for i, key in enumerate(keys):
+                if key not in cache:
+                    first.setdefault(key, i)
+            missing = list(first.values())
+            if missing:
+                was_training = self.encoder.training
+                self.encoder.eval()
+                with torch.no_grad():
+                    rows = torch.tensor(missing, device=input_ids.device)
+                    subset_types = None if token_type_ids is None else token_type_ids[rows]
+                    embedded = super().compute_sentence_embedding(
+                        input_ids[rows], attention_mask[rows], token_type_ids=subset_types
+                    )  # (n_missing, hidden)
+                self.encoder.train(was_training)
+                for i, vector in zip(missing, embedded):
+                    cache[keys[i]] = vector.detach()
+            return torch.stack([cache[key] for key in keys])  # (batch, hidden)
+
+    Cached.__name__ = base.__name__
+    Cached.__qualname__ = base.__qualname__
+    return Cached
 
 
 def _prepare_target(judgments: Judgments, target: TargetConfig) -> Judgments:
@@ -458,7 +522,16 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
     from pytorch_lightning.core.saving import save_hparams_to_yaml
     from pytorch_lightning.loggers import CSVLogger
 
+    if config.model.encoder_model == "MiniLM":
+        raise ConfigError(
+            "model.encoder_model: comet's 'MiniLM' encoder loads the xlm-roberta-base "
+            "tokenizer from the hub; for a BERT-architecture folder such as the packaged "
+            "all-MiniLM-L6-v2 use 'BERT'"
+        )
+    if config.model.kind == "ranking" and config.train.monitor != "kendall":
+        raise ConfigError("train.monitor: a ranking metric validates with Kendall only")
     started = time.perf_counter()
+    cpu_started = _cpu_seconds()
     judgments = judgments if judgments is not None else load_judgments(config.data)
     judgments = _prepare_target(judgments, config.target)
     systems = judgments.ranked_systems(config.target.exclude_reference,
@@ -502,12 +575,6 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
     if config.train.threads is not None:
         torch.set_num_threads(config.train.threads)
     encoder = resolve_model(config.model.encoder)
-    if config.model.encoder_model == "MiniLM":
-        raise ConfigError(
-            "model.encoder_model: comet's 'MiniLM' encoder loads the xlm-roberta-base "
-            "tokenizer from the hub; for a BERT-architecture folder such as the packaged "
-            "all-MiniLM-L6-v2 use 'BERT'"
-        )
     frozen: float | int = config.model.frozen_epochs
     if frozen >= 1:
         frozen = int(frozen)  # comet reads a whole number as epochs, a fraction as of one epoch
@@ -520,7 +587,7 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
         "encoder_model": config.model.encoder_model,
         "pretrained_model": encoder.location,
         "pool": config.model.pool,
-        "layer": config.model.layer,
+        "layer": _encoder_layer(config.model.layer, encoder.location),
         "dropout": config.model.dropout,
         "batch_size": config.train.batch_size,
         "train_data": [paths["train"]],
@@ -529,14 +596,14 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
     }
     model: Any
     if kind == "regression":
-        model = RegressionMetric(hidden_sizes=config.model.hidden_sizes,
-                                 activations=config.model.activations, **common)
+        model = _with_embedding_cache(RegressionMetric)(
+            hidden_sizes=config.model.hidden_sizes, activations=config.model.activations,
+            **common,
+        )
     else:
-        model = RankingMetric(**common)
+        model = _with_embedding_cache(RankingMetric)(**common)
 
     # 3. Lightning: early stopping and the best checkpoint on the dev correlation.
-    if kind == "ranking" and config.train.monitor != "kendall":
-        raise ConfigError("train.monitor: a ranking metric validates with Kendall only")
     monitor = f"val_{config.train.monitor}"
     best_checkpoint = ModelCheckpoint(
         dirpath=out / "checkpoints", filename="model", monitor=monitor, mode="max",
@@ -572,6 +639,7 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
     best = best_checkpoint.best_model_score
     best_dev = float(best) if best is not None else math.nan
     seconds = time.perf_counter() - started
+    cpu_seconds = _cpu_seconds() - cpu_started
 
     # 4. accord's record of the run, beside comet's hparams.yaml.
     import json
@@ -589,13 +657,38 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
         "excluded": excluded,
         "best_dev": {monitor: best_dev},
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "config": config.model_dump(),
     }
     (out / "accord.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     logger.info("trained %s in %.0f s; best dev %s %.4f; model in %s", kind, seconds, monitor,
                 best_dev, out)
     return TrainResult(out, checkpoint, split, n_rows, excluded, history, best_dev, seconds,
-                       systems)
+                       cpu_seconds, systems)
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _encoder_layer(layer: str | int, location: str) -> str | int:
+    """comet's ``layer`` value: ``"last"`` becomes the encoder's top layer number."""
+    if layer != "last":
+        return layer
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(location, local_files_only=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"model.layer='last' needs the encoder's config, and {location!r} is not on this "
+            f"machine ({exc}); give model.layer as a number or 'mix'"
+        ) from exc
+    return int(config.num_hidden_layers)  # comet counts the embeddings as layer 0
 
 
 def _history(metrics_csv: Path) -> pd.DataFrame:
@@ -624,9 +717,10 @@ class Comparison:
             (segments), ``signature`` (the metric's), ``statistic`` (how the value was
             computed).
         differences: one row per baseline: the trained metric's coefficient minus the
-            baseline's on the segments that both scored, with a paired bootstrap interval
-            (``diff``, ``ci_low``, ``ci_high``, ``p_not_better``: the share of resamples in
-            which the trained metric did not do better).
+            baseline's on the segments both scored (``diff``), its paired-bootstrap interval
+            (``ci_low``, ``ci_high``), and one-sided p-values for "the trained metric is
+            better" from the paired bootstrap and from a permutation test
+            (:mod:`accord.metaeval.significance`).
         items: the test items; systems: the systems compared.
         seconds: scoring time per metric.
     """
@@ -644,12 +738,10 @@ def compare_on_test(config: TrainMetricConfig, result: TrainResult,
 
     Every metric is correlated with the human scores of ``target.aspect`` as loaded (before
     any z-normalisation used for training) at segment level, no grouping, with a percentile
-    bootstrap over test items (all systems' segments of a drawn item move together). The
-    paired differences use the same resamples for both metrics.
+    bootstrap over test items (all systems' segments of a drawn item move together).
     """
-    from accord.metaeval.coefficients import PairedSample
     from accord.metaeval.correlation import correlate
-    from accord.metaeval.resample import bootstrap_counts, percentile_interval
+    from accord.metaeval.significance import paired_bootstrap_test, permutation_test
     from accord.metrics import create_metric
     from accord.scoring import score_judgments
 
@@ -685,31 +777,23 @@ def compare_on_test(config: TrainMetricConfig, result: TrainResult,
                      "signature": metric.signature, "statistic": estimate.signature})
     table = pd.DataFrame(rows)
 
-    # 2. Paired bootstrap of the differences: the same item draws for both metrics, on the
-    #    segments both scored (and humans scored).
+    # 2. Is the trained metric better than each baseline? Paired bootstrap over items (the
+    #    interval of the difference) and a permutation test (PERM-BOTH), both one-sided.
     trained = metrics[0][0]
-    rng_seed = evaluation.seed
     diff_rows = []
     for label, _ in metrics[1:]:
-        ok = ~(np.isnan(gold) | np.isnan(scores[trained]) | np.isnan(scores[label]))
-        cols = np.nonzero(ok)[1]  # item index of each kept segment, row-major order
-        a = PairedSample(scores[trained][ok], gold[ok])
-        b = PairedSample(scores[label][ok], gold[ok])
-        ones = np.ones((1, cols.size))
-        diff = float(a.statistic(evaluation.coefficient, ones)[0]
-                     - b.statistic(evaluation.coefficient, ones)[0])
-        low = high = p_not_better = math.nan
-        if evaluation.n_resamples:
-            counts = bootstrap_counts(len(items), evaluation.n_resamples,
-                                      np.random.default_rng(rng_seed))  # (R, n_items)
-            weights = counts[:, cols]  # (R, n_segments): a segment weighs as its item's draws
-            deltas = (a.statistic(evaluation.coefficient, weights)
-                      - b.statistic(evaluation.coefficient, weights))
-            low, high, _ = percentile_interval(deltas, evaluation.alpha)
-            defined = deltas[~np.isnan(deltas)]
-            p_not_better = float((defined <= 0).mean()) if defined.size else math.nan
-        diff_rows.append({"baseline": label, "diff": diff, "ci_low": low, "ci_high": high,
-                          "p_not_better": p_not_better, "n": int(cols.size)})
+        n_tests = max(evaluation.n_resamples, 1)
+        boot = paired_bootstrap_test(
+            scores[trained], scores[label], gold, evaluation.coefficient, "segment", "none",
+            n_resamples=n_tests, seed=evaluation.seed, alpha=evaluation.alpha,
+        )
+        perm = permutation_test(
+            scores[trained], scores[label], gold, evaluation.coefficient, "segment", "none",
+            n_resamples=n_tests, seed=evaluation.seed, alpha=evaluation.alpha,
+        )
+        diff_rows.append({"baseline": label, "diff": boot.value, "ci_low": boot.ci_low,
+                          "ci_high": boot.ci_high, "p_bootstrap": boot.extra["p_value"],
+                          "p_permutation": perm.extra["p_value"], "n": boot.n})
     return Comparison(table, pd.DataFrame(diff_rows), items, systems, seconds)
 
 
@@ -752,9 +836,10 @@ def report_sections(config: TrainMetricConfig, result: TrainResult, comparison: 
                                          f"{config.target.aspect} scores, {level}.")
     result_section.table(
         comparison.differences,
-        caption="Trained metric minus baseline, paired bootstrap over the same item draws; "
-                "p_not_better is the share of resamples where the trained metric did not do "
-                "better.",
+        caption="Trained metric minus baseline: paired bootstrap interval over the same item "
+                "draws; one-sided p-values (H1: the trained metric is better) of the paired "
+                "bootstrap and of a permutation test swapping the two metrics' standardized "
+                "scores per segment (Deutsch et al. 2021, PERM-BOTH).",
     )
 
     data_section = Section("Data and split")
@@ -794,7 +879,8 @@ def report_sections(config: TrainMetricConfig, result: TrainResult, comparison: 
         f"{config.train.max_epochs} epoch(s), early stopping on dev "
         f"{config.train.monitor} (patience {config.train.patience}); seed "
         f"{config.train.seed}. Training took {result.seconds:.0f} s "
-        f"({config.train.threads or 'all'} CPU thread(s)); best dev "
+        f"wall-clock, {result.cpu_seconds:.0f} s of CPU time "
+        f"({config.train.threads or 'all'} torch thread(s)); best dev "
         f"{config.train.monitor}: {result.best_dev:.3f}."
     )
     if not result.history.empty:
