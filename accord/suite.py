@@ -167,7 +167,7 @@ def run_suite(config: SuiteConfig, store: ScoreStore | None = None,
                 rows.append(CorrelationRow(aspect, label, variant, estimate))
     timings["metaeval"] = time.perf_counter() - start
 
-    return RunResult(
+    result = RunResult(
         config=config,
         judgments=judgments,
         systems=systems,
@@ -180,6 +180,67 @@ def run_suite(config: SuiteConfig, store: ScoreStore | None = None,
         excluded=excluded,
         timings=timings,
     )
+
+    # 4. Optional sections: rankings from battles, significance between metrics.
+    if config.rankings.enabled:
+        start = time.perf_counter()
+        result.extra_sections += ranking_sections(result)
+        timings["rankings"] = time.perf_counter() - start
+    if config.significance.enabled:
+        from accord.reports.significance import significance_sections
+
+        start = time.perf_counter()
+        result.extra_sections += significance_sections(
+            result,
+            variants=config.significance.variants or None,
+            n_resamples=config.significance.n_resamples,
+            seed=config.bootstrap.seed,
+        )
+        timings["significance"] = time.perf_counter() - start
+    return result
+
+
+def ranking_sections(result: RunResult) -> list[Any]:
+    """Rank systems from battles derived from human and from each metric's segment scores.
+
+    Every two systems scored on the same item make one battle (a tie when their scores are
+    within ``rankings.tie_tolerance``); ratings come with bootstrap intervals over battles, and
+    each metric's ranking is compared with the ranking by mean human score.
+    """
+    from accord.rankings.battles import battles_from_scores
+    from accord.rankings.report import comparison_section, rankings_section
+    from accord.rankings.uncertainty import rate
+
+    cfg = result.config.rankings
+    if result.aspects:
+        aspect = result.aspects[0]
+        gold = result.judgments.gold_matrix(aspect, result.systems, result.items)
+        human_label = f"human {aspect}"
+        with np.errstate(invalid="ignore"):
+            reference = pd.Series(np.nanmean(gold, axis=1), index=result.systems)
+        sources: dict[str, np.ndarray] = {human_label: gold}
+    else:
+        return []
+    for label, ms in result.scores.items():
+        sources[label] = oriented(ms).segment
+    options: dict[str, Any] = {}
+    if cfg.method in ("bt", "elo"):
+        options = {"n_resamples": cfg.n_resamples, "seed": result.config.bootstrap.seed}
+    ratings = {}
+    sections = []
+    for label, matrix in sources.items():
+        battles = battles_from_scores(matrix, result.systems, result.items,
+                                      tie_tolerance=cfg.tie_tolerance)
+        ratings[label] = rate(battles, cfg.method, **options)
+        sections.append(rankings_section(
+            ratings[label], f"Ranking from {label} battles", reference=reference,
+            reference_label=f"mean {aspect}",
+            description=f"Battles: every two systems on every item where both have a {label} "
+                        f"score ({len(battles)} battles).",
+        ))
+    summary = comparison_section(ratings, reference, f"mean {aspect}",
+                                 title="Rankings against the mean human score")
+    return [summary, *sections]
 
 
 def _choose_aspects(config: SuiteConfig, judgments: Judgments, has_scores: bool) -> list[str]:

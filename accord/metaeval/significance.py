@@ -901,9 +901,13 @@ def compare_metrics(
         raise ConfigError(f"compare_metrics needs at least two metrics; got {len(metrics)}")
     labels = list(metrics)
     gold_matrix = _matrix(gold, "gold")
+    use_corpus = method == "bootstrap" and scorers is not None and level == "system"
     values = {
-        label: correlate(metrics[label], gold_matrix, coefficient, level, grouping,
-                         ci=None).value
+        label: correlate(
+            scorers[label] if use_corpus and scorers is not None and label in scorers
+            else metrics[label],
+            gold_matrix, coefficient, level, grouping, ci=None,
+        ).value
         for label in labels
     }
     p = pd.DataFrame(math.nan, index=labels, columns=labels)

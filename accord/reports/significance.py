@@ -181,18 +181,28 @@ def significance_sections(
                 continue
             logger.info("significance %s %s: %d pairs", aspect, variant.key,
                         len(metrics) * (len(metrics) - 1) // 2)
+            # At system level the scores of BLEU, chrF and TER are corpus statistics, which a
+            # cell-swapping permutation cannot reproduce; the paired bootstrap recomputes them
+            # on every resample, so its deltas are those of the correlation table.
+            corpus_level = variant.level == "system"
+            variant_method = "bootstrap" if corpus_level else method
+            scorers = None
+            if corpus_level:
+                mask = np.isfinite(gold)
+                scorers = {label: oriented(ms).system_scorer(mask)
+                           for label, ms in result.scores.items()}
             test = compare_metrics(metrics, gold, variant.coefficient, variant.level,
-                                   variant.grouping, method=method, n_resamples=n_resamples,
-                                   seed=seed, alpha=alpha, unit=unit)
+                                   variant.grouping, method=variant_method,
+                                   n_resamples=n_resamples, seed=seed, alpha=alpha, unit=unit,
+                                   scorers=scorers)
             clusters = significance_clusters(test.values, test.p_values, alpha)
             frames.append(test.long().assign(aspect=aspect))
             section = Section(f"Significance: {aspect}, {variant.key}")
             section.text(_method_text(test, unit) + f" Significant means p < {alpha}.")
-            if variant.level == "system" and method == "permutation":
-                section.text("At system level the permutation test uses each system's mean "
-                             "segment score; for metrics whose system score is a corpus "
-                             "statistic (BLEU, chrF, TER) that differs from the score in the "
-                             "correlation table.")
+            if corpus_level:
+                section.text("At system level the test is the paired bootstrap over items, with "
+                             "each metric's system score (a corpus statistic for BLEU, chrF and "
+                             "TER) recomputed on every resample.")
             section.table(pairs_table(test), caption="Each pair of metrics, better metric "
                           "first: difference in correlation and one-sided p-value")
             section.table(clusters, caption="Clusters: sorted by correlation; a new cluster "
