@@ -43,6 +43,7 @@ def _oracle(path: Path) -> tuple[float, float]:
                 weight = 0.1
             penalty[key] = penalty.get(key, 0.0) + weight
             text[key] = row["target"].replace("<v>", "").replace("</v>", "")
+    penalty = {k: round(v, 9) for k, v in penalty.items()}  # equal error sets must tie
     cells = sorted(k for k in penalty if k[0] != "ref")
     chrf = [sacrebleu.sentence_chrf(text[k], [text[("ref", k[1])]]).score for k in cells]
     seg_tau = scipy.stats.kendalltau(chrf, [-penalty[k] for k in cells]).statistic

@@ -46,7 +46,9 @@ def ted_oracle(data_dir: Path) -> dict[str, float]:
         penalty[(system, int(seg), rater)] += _mqm_weight(category, severity)
         raters[key].add(rater)
         text.setdefault(key, target.replace("<v>", "").replace("</v>", ""))
-    mqm = {k: -float(np.mean([penalty[(*k, r)] for r in raters[k]])) for k in raters}
+    # Sums of weights such as 0.1 depend on summation order in the last bits; rounding makes
+    # equal sets of errors tie, as they must for Kendall's tau-b.
+    mqm = {k: -float(np.mean([round(penalty[(*k, r)], 9) for r in raters[k]])) for k in raters}
     segs = sorted({g for _, g in raters})
     systems = sorted({s for s, _ in raters} - {"ref"})
     chrf = {

@@ -40,6 +40,9 @@ def _default_pairs() -> dict[tuple[str, str], float]:
     return {("minor", "fluency/punctuation"): 0.1}
 
 
+PENALTY_DECIMALS = 9
+
+
 @dataclass
 class MQMWeights:
     """Weights that turn one MQM error into a penalty (0 = harmless, larger = worse).
@@ -121,7 +124,10 @@ def score_errors(
     table = errors.loc[:, ["item", "system", "rater"]].astype(str).copy()
     table["penalty"] = pd.Series(penalties, index=table.index, dtype=float)
     sums = table.groupby(["item", "system", "rater"], sort=True)["penalty"].sum()
-    return sums.reset_index()
+    # Weights like 0.1 are not exact in binary, so sums of the same errors in another order
+    # differ in the last bits (0.1 + 0.1 + 0.1 != 0.3) and equal scores would stop being ties.
+    # Rounding to 9 decimals restores exact ties; no weighting scheme needs finer resolution.
+    return sums.round(PENALTY_DECIMALS).reset_index()
 
 
 def mqm_scores(
