@@ -56,7 +56,8 @@ GROUPINGS = ("none", "item", "system")
 POOLED = ("acc_eq", "wmt_kendall")
 
 
-def _matrix(values: object, name: str) -> np.ndarray:
+def as_matrix(values: object, name: str) -> np.ndarray:
+    """``values`` as a 2-D float matrix; TypeError or AccordError naming ``name`` otherwise."""
     try:
         matrix = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -163,7 +164,7 @@ def correlate(
     if level == "system" and grouping != "none":
         raise ConfigError(f"system-level correlation has no grouping; got grouping={grouping!r}")
     check_resampling(ci, n_resamples, alpha, ("items", "systems", "both"))
-    gold_matrix = _matrix(gold, "gold")
+    gold_matrix = as_matrix(gold, "gold")
     params: dict[str, Any] = {"level": level, "grouping": grouping}
 
     if level == "system":
@@ -173,7 +174,7 @@ def correlate(
     else:
         if isinstance(metric, SystemScorer) and not isinstance(metric, np.ndarray):
             raise TypeError("segment-level correlation needs a metric matrix, not a SystemScorer")
-        metric_matrix = _matrix(metric, "metric")
+        metric_matrix = as_matrix(metric, "metric")
         if metric_matrix.shape != gold_matrix.shape:
             raise AccordError(
                 f"metric and gold must have the same shape; got {metric_matrix.shape} "
@@ -408,7 +409,7 @@ def _system_level(
                 f"items but gold has shape {gold.shape}"
             )
     else:
-        matrix = _matrix(metric, "metric")
+        matrix = as_matrix(metric, "metric")
         if matrix.shape != gold.shape:
             raise AccordError(
                 f"metric and gold must have the same shape; got {matrix.shape} and {gold.shape}"

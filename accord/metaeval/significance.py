@@ -68,7 +68,7 @@ from accord.metaeval.coefficients import (
     check_coefficient,
     pairwise_statistic,
 )
-from accord.metaeval.correlation import GROUPINGS, LEVELS, correlate
+from accord.metaeval.correlation import GROUPINGS, LEVELS, as_matrix, correlate
 from accord.metaeval.resample import bootstrap_counts, percentile_interval
 from accord.metaeval.result import Estimate
 from accord.metaeval.scorers import MeanScorer, SystemScorer
@@ -94,18 +94,6 @@ _TIE_TOLERANCE = 1e-9
 # ---------------------------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------------------------
-
-
-def _matrix(values: object, name: str) -> np.ndarray:
-    try:
-        matrix = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric (n_systems, n_items) matrix: {exc}") from exc
-    if matrix.ndim != 2:
-        raise AccordError(f"{name} must be 2-D (n_systems, n_items); got shape {matrix.shape}")
-    if np.isinf(matrix).any():
-        raise AccordError(f"{name} must not contain infinite values (use NaN for missing)")
-    return matrix
 
 
 def _check_variant(coefficient: str, level: str, grouping: str) -> None:
@@ -604,7 +592,7 @@ def permutation_test(
     _check_options(n_resamples, alpha, alternative)
     if unit not in UNITS:
         raise ConfigError(f"unit must be one of {UNITS}; got {unit!r}")
-    a, b, g = (_matrix(v, name) for v, name in ((metric_a, "metric_a"), (metric_b, "metric_b"),
+    a, b, g = (as_matrix(v, name) for v, name in ((metric_a, "metric_a"), (metric_b, "metric_b"),
                                                    (gold, "gold")))
     valid, extra = _shared_cells(a, b, g)
     statistic = ChoiceStatistic(standardize(a, valid), standardize(b, valid), g, valid,
@@ -681,7 +669,7 @@ def paired_bootstrap_test(
     """
     _check_variant(coefficient, level, grouping)
     _check_options(n_resamples, alpha, alternative)
-    a, b, g = (_matrix(v, name) for v, name in ((metric_a, "metric_a"), (metric_b, "metric_b"),
+    a, b, g = (as_matrix(v, name) for v, name in ((metric_a, "metric_a"), (metric_b, "metric_b"),
                                                    (gold, "gold")))
     valid, extra = _shared_cells(a, b, g)
     n_items = valid.shape[1]
@@ -784,7 +772,7 @@ def williams_test(
         raise ConfigError(f"level must be one of {LEVELS}; got {level!r}")
     if alternative not in ALTERNATIVES:
         raise ConfigError(f"alternative must be one of {ALTERNATIVES}; got {alternative!r}")
-    a, b, g = (_matrix(v, name) for v, name in ((metric_a, "metric_a"), (metric_b, "metric_b"),
+    a, b, g = (as_matrix(v, name) for v, name in ((metric_a, "metric_a"), (metric_b, "metric_b"),
                                                    (gold, "gold")))
     valid, extra = _shared_cells(a, b, g)
     if level == "system":
@@ -900,7 +888,7 @@ def compare_metrics(
     if len(metrics) < 2:
         raise ConfigError(f"compare_metrics needs at least two metrics; got {len(metrics)}")
     labels = list(metrics)
-    gold_matrix = _matrix(gold, "gold")
+    gold_matrix = as_matrix(gold, "gold")
     use_corpus = method == "bootstrap" and scorers is not None and level == "system"
     values = {
         label: correlate(
