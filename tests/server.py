@@ -189,6 +189,9 @@ class FakeChatServer:
         self.answered: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.n_received = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.auth_headers: set[str] = set()
         self.held = threading.Event()
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -216,7 +219,18 @@ class FakeChatServer:
             self.n_received += 1
             number = self.n_received
             self.received[pid] += 1
+            self.auth_headers.add(handler.headers.get("Authorization", ""))
             status = self.fail_first.pop(0) if self.fail_first else 200
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._answer(handler, body, pid, number, status)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], pid: str,
+                number: int, status: int) -> None:
         if number == self.hold_at:
             self.held.set()
             self._release.wait()
@@ -230,7 +244,7 @@ class FakeChatServer:
             return
         if self.delay:
             time.sleep(self.delay)
-        text = self.respond(messages)
+        text = self.respond(body.get("messages", []))
         try:
             _send_json(handler, 200, completion_body(text, body.get("model", "fake")))
         except (BrokenPipeError, ConnectionResetError):
