@@ -138,10 +138,15 @@ class OptimConfig(_Section):
 
 
 class WatchMetric(_Section):
-    """A held-out metric for the reward-hacking watch."""
+    """A held-out metric for the reward-hacking watch. ``direction``: which way is better
+    (``"none"``: not checked for turns, only plotted); default from the metric, and ``"none"``
+    for ``length_ratio``, where neither direction is better. ``tolerance``: the drop, in this
+    metric's units, that counts as turning down (default: the watch's ``tolerance``)."""
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    direction: Literal["higher", "lower", "none"] | None = None
+    tolerance: float | None = Field(default=None, ge=0.0)
 
 
 class WatchConfig(_Section):

@@ -186,6 +186,7 @@ class Trainer:
             for name in ("log.jsonl", "log.csv", "watch.jsonl"):
                 (self.out_dir / name).unlink(missing_ok=True)
         self._tensorboard = self._open_tensorboard()
+        self._write_run_record()
 
     # -- set-up helpers ------------------------------------------------------------------
 
@@ -238,6 +239,32 @@ class Trainer:
                 logger.warning("watch metric %r is not available: %s", spec.name, exc)
                 unavailable[spec.name] = str(exc)
         return metrics, unavailable
+
+    def _write_run_record(self) -> None:
+        """``run.json``: the config and what the report needs to read the logs."""
+        specs = {spec.name: spec for spec in self.config.watch.metrics}
+        metrics = {}
+        for name, metric in self.watch_metrics.items():
+            spec = specs.get(name)
+            direction = spec.direction if spec is not None else None
+            tolerance = spec.tolerance if spec is not None else None
+            if direction is None:
+                direction = ("none" if name == "length_ratio" else
+                             "higher" if getattr(metric, "higher_is_better", True) else "lower")
+            metrics[name] = {"direction": direction,
+                             "tolerance": (self.config.watch.tolerance if tolerance is None
+                                           else tolerance),
+                             "signature": getattr(metric, "signature", name)}
+        record = {
+            "config": self.config.model_dump(mode="json"),
+            "device": str(self.device),
+            "reward_signature": getattr(self.reward, "signature", repr(self.reward)),
+            "watch_metrics": metrics,
+            "unavailable_metrics": self.unavailable_metrics,
+            "watch": {"tolerance": self.config.watch.tolerance,
+                      "patience": self.config.watch.patience},
+        }
+        (self.out_dir / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
 
     def _open_tensorboard(self) -> Any:
         if not self.config.run.tensorboard:
