@@ -370,16 +370,25 @@ class TransformersBackend(ChatBackend):
                 **generator_kwargs,
             )
         new = out.sequences[0, ids.shape[1]:]  # (G,)
-        eos = self.tokenizer.eos_token_id
-        keep = [int(t) for t in new if int(t) != eos]
+        # Generation stops at the chat template's end-of-turn token, which need not be the
+        # tokenizer's eos token: every special token ends the answer.
+        special = set(self.tokenizer.all_special_ids)
+        config = self.lm.generation_config
+        stop = config.eos_token_id if config is not None else None
+        special |= set(stop if isinstance(stop, list) else [stop] if stop is not None else [])
+        special |= {i for t, i in self.tokenizer.get_added_vocab().items()
+                    if t.startswith("<|") and t.endswith("|>")}
+        keep: list[int] = []
+        for token_id in (int(t) for t in new):
+            if token_id in special:
+                break
+            keep.append(token_id)
         text = self.tokenizer.decode(keep, skip_special_tokens=True)
         if sampling.top_logprobs <= 0:
             return Completion(text=text)
         tokens = []
-        for step, scores in enumerate(out.scores):  # each (1, V), after logits processors
-            token_id = int(new[step])
-            if token_id == eos:
-                break
+        for step, scores in enumerate(out.scores[: len(keep)]):  # each (1, V)
+            token_id = keep[step]
             logprobs = torch.log_softmax(scores[0].float(), dim=-1)  # (V,)
             top = torch.topk(logprobs, sampling.top_logprobs)
             tokens.append(
