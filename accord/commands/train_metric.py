@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", help="report folder (overrides output.report_dir)")
     parser.add_argument("--no-report", action="store_true",
                         help="train only; skip the held-out comparison")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="skip training: compare the model already in the model folder")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (overrides "
                         "train.threads)")
     parser.add_argument("--no-cache", action="store_true",
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         compare_on_test,
         load_config,
         load_judgments,
+        load_train_result,
         train_metric,
         write_comparison_report,
     )
@@ -40,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         config.train.threads = args.threads
     judgments = load_judgments(config.data)
-    result = train_metric(config, judgments, out_dir=args.out)
+    if args.evaluate_only:
+        result = load_train_result(args.out or config.output.dir or f"runs/{config.name}",
+                                   judgments)
+    else:
+        result = train_metric(config, judgments, out_dir=args.out)
     print(f"model: {result.model_dir} (use it as: comet with model={result.model_dir})")
     for part in ("train", "dev", "test"):
         docs = getattr(result.split, part)

@@ -667,6 +667,38 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
                        cpu_seconds, systems)
 
 
+def load_train_result(model_dir: str | Path, judgments: Judgments) -> TrainResult:
+    """The :class:`TrainResult` of an earlier run, from its ``accord.json`` and logs.
+
+    Lets the held-out comparison be redone (e.g. with other baselines) without training again.
+    """
+    from accord.metrics.models import read_json
+
+    out = Path(model_dir)
+    info = read_json(out / "accord.json")
+    split_info: Any = info["split"]
+    split = DocumentSplit(tuple(split_info["train"]), tuple(split_info["dev"]),
+                          tuple(split_info["test"]), int(split_info["seed"]))
+    known_docs = set(judgments.items["doc"])
+    unknown = sorted(set(split.train + split.dev + split.test) - known_docs)
+    if unknown:
+        raise ConfigError(f"{out / 'accord.json'}: documents {unknown[:3]} are not in "
+                          f"{judgments.name}; was the model trained on other data?")
+    best: Any = info.get("best_dev", {})
+    return TrainResult(
+        model_dir=out,
+        checkpoint=out / "checkpoints" / "model.ckpt",
+        split=split,
+        n_rows=dict(info.get("rows", {})),  # type: ignore[call-overload]
+        excluded=dict(info.get("excluded", {})),  # type: ignore[call-overload]
+        history=_history(out / "logs" / "metrics.csv"),
+        best_dev=float(next(iter(best.values()), math.nan)),
+        seconds=float(info.get("seconds", math.nan)),  # type: ignore[arg-type]
+        cpu_seconds=float(info.get("cpu_seconds", math.nan)),  # type: ignore[arg-type]
+        systems=list(info["systems"]),  # type: ignore[call-overload]
+    )
+
+
 def _cpu_seconds() -> float:
     import resource
 
@@ -811,29 +843,34 @@ def report_sections(config: TrainMetricConfig, result: TrainResult, comparison: 
     table = comparison.table
     trained = table.iloc[0]
     best_baseline = table.iloc[1:].sort_values("value", ascending=False).head(1)
-    level = (f"{evaluation.coefficient} at segment level, no grouping, "
+    level = (f"segment level, no grouping, "
              f"{int(100 * (1 - evaluation.alpha))}% percentile bootstrap over test items "
              f"({evaluation.n_resamples} resamples, seed {evaluation.seed})")
 
     result_section = Section("Result on the held-out documents")
     summary = (f"On {len(comparison.items)} held-out items ({', '.join(result.split.test)}; "
-               f"{len(comparison.systems)} systems), the trained metric reaches "
-               f"{trained['value']:.3f} [{trained['ci_low']:.3f}, {trained['ci_high']:.3f}] "
-               f"({level}).")
+               f"{len(comparison.systems)} systems, {int(trained['n'])} segments), the trained "
+               f"metric reaches {trained['value']:.3f} [{trained['ci_low']:.3f}, "
+               f"{trained['ci_high']:.3f}] ({level}).")
     if len(best_baseline):
         row = best_baseline.iloc[0]
         diff = comparison.differences.set_index("baseline").loc[row["metric"]]
-        verdict = ("above" if diff["ci_low"] > 0 else
-                   "below" if diff["ci_high"] < 0 else "not distinguishable from")
+        if diff["ci_low"] > 0:
+            verdict = "above it: the interval of the difference excludes 0"
+        elif diff["ci_high"] < 0:
+            verdict = "below it: the interval of the difference excludes 0"
+        else:
+            verdict = "not distinguishable from it by the bootstrap interval"
         summary += (f" The best baseline, {row['metric']}, reaches {row['value']:.3f}; the "
                     f"difference is {diff['diff']:+.3f} [{diff['ci_low']:+.3f}, "
-                    f"{diff['ci_high']:+.3f}] (paired bootstrap), so the trained metric is "
-                    f"{verdict} it at this confidence level.")
+                    f"{diff['ci_high']:+.3f}] (paired bootstrap, one-sided p = "
+                    f"{diff['p_bootstrap']:.3f}; permutation test p = "
+                    f"{diff['p_permutation']:.3f}), so the trained metric is {verdict}.")
     result_section.text(summary)
     shown = table[["metric", "value", "ci_low", "ci_high", "n"]].copy()
     shown["seconds to score"] = [comparison.seconds[m] for m in shown["metric"]]
     result_section.table(shown, caption=f"{evaluation.coefficient} with human "
-                                         f"{config.target.aspect} scores, {level}.")
+                                         f"{config.target.aspect} scores: {level}.")
     result_section.table(
         comparison.differences,
         caption="Trained metric minus baseline: paired bootstrap interval over the same item "
@@ -873,7 +910,7 @@ def report_sections(config: TrainMetricConfig, result: TrainResult, comparison: 
         f"unbabel-comet {model.kind} metric on encoder {encoder} "
         f"(comet encoder class {model.encoder_model!r}, layer {model.layer!r}, pool "
         f"{model.pool!r}, head {model.hidden_sizes}); encoder frozen for "
-        f"{model.frozen_epochs} epoch(s), embeddings frozen: {model.keep_embeddings_frozen}; "
+        f"{model.frozen_epochs:g} epoch(s), embeddings frozen: {model.keep_embeddings_frozen}; "
         f"learning rates head {model.learning_rate:g}, encoder "
         f"{model.encoder_learning_rate:g}; batch {config.train.batch_size}; at most "
         f"{config.train.max_epochs} epoch(s), early stopping on dev "
