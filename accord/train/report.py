@@ -198,7 +198,9 @@ def build_sections(run: dict[str, Any], log_rows: list[dict[str, Any]],
     if watch_rows and watch_rows[0].get("examples"):
         examples = Section("Held-out examples")
         for row in (watch_rows[0], watch_rows[-1]):
-            lines = [f"- `{e['prompt'][:80]}` → {json.dumps(e['completion'][:160])}"
+            # The end of a prompt holds its item (the template's fixed words come first).
+            lines = [f"- `…{' '.join(e['prompt'].split())[-70:]}` → "
+                     f"{json.dumps(e['completion'][:160], ensure_ascii=False)}"
                      for e in row.get("examples", [])]
             examples.text(f"At step {row['step']}:")
             examples.text("\n".join(lines))

@@ -525,7 +525,12 @@ class Trainer:
 
     def _pair_logps(self, pairs: Sequence[PreferencePair], model: Any
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed completion log-probabilities ``(B,)`` of chosen and rejected replies."""
+        """Summed completion log-probabilities ``(B,)`` of chosen and rejected replies.
+
+        A pair's prompt is a whole dialogue already in its own format (HH-RLHF's
+        ``Human:``/``Assistant:`` turns), so it is encoded as plain text, not through the chat
+        template.
+        """
         prompt_ids = [self._prompt_ids(p.prompt, chat=False) for p in pairs]
         completions = ([self._text_ids(p.chosen) for p in pairs]
                        + [self._text_ids(p.rejected) for p in pairs])
