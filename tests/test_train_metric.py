@@ -254,3 +254,84 @@ def test_checkpoint_finds_its_encoder_after_a_move(tiny_model: Path, tmp_path: P
     metric = create_metric("comet", model=str(moved))
     assert isinstance(metric, COMET)
     assert metric.load().hparams.pretrained_model == str(default_encoder_dir())
+
+
+# -- the command, end to end --------------------------------------------------------------------
+
+
+def _write_mqm_tsv(path: Path) -> None:
+    header = "system\tdoc\tdoc_id\tseg_id\trater\tsource\ttarget\tcategory\tseverity\tcomment"
+    lines = [header]
+    seg = 0
+    for d, doc in enumerate(("talk.a", "talk.b", "talk.c", "talk.d")):
+        for k in range(3):
+            src, ref = SENTENCES[(d * 3 + k) % len(SENTENCES)]
+            other = SENTENCES[(d * 3 + k + 2) % len(SENTENCES)][1]
+            seg += 1
+            rows = {
+                "ref": (ref, "No-error", "No-error"),
+                "good": (ref.rstrip("."), "Fluency/Punctuation", "Minor"),
+                "mid": (ref.replace(" ", " nicht ", 1), "Accuracy/Mistranslation", "Minor"),
+                "bad": (other, "Accuracy/Mistranslation", "Major"),
+            }
+            for system, (target, category, severity) in rows.items():
+                lines.append(f"{system}\t{doc}\t{d + 1}\t{seg}\trater{k}\t{src}\t{target}\t"
+                             f"{category}\t{severity}\t")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_train_metric_command_writes_a_report(tmp_path: Path) -> None:
+    import sacrebleu
+    from scipy.stats import kendalltau
+
+    from accord.cli import main
+    from accord.data.loaders import load_mqm_tsv
+
+    data = tmp_path / "tiny.tsv"
+    _write_mqm_tsv(data)
+    config = tmp_path / "tiny.toml"
+    config.write_text(f"""
+name = "tiny"
+[data]
+path = "{data}"
+format = "mqm-tsv"
+[split]
+test_fraction = 0.25
+dev_fraction = 0.25
+[model]
+hidden_sizes = [8]
+frozen_epochs = 1
+[train]
+max_epochs = 1
+batch_size = 4
+threads = 1
+[evaluate]
+n_resamples = 50
+[[evaluate.compare]]
+name = "chrf"
+[output]
+dir = "{tmp_path / 'model'}"
+report_dir = "{tmp_path / 'report'}"
+""", encoding="utf-8")
+    assert main(["train-metric", str(config), "--no-cache"]) == 0
+    assert (tmp_path / "model" / "checkpoints" / "model.ckpt").is_file()
+    report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "Result on the held-out documents" in report and "Split by document" in report
+    table = pd.read_csv(tmp_path / "report" / "correlations.csv")
+    assert list(table["metric"]) == ["tiny (trained)", "chrf"]
+
+    # chrF's held-out value against sacrebleu and scipy on the same segments
+    judgments = load_mqm_tsv(data)
+    import json
+
+    test_docs = json.loads((tmp_path / "model" / "accord.json").read_text())["split"]["test"]
+    items = list(judgments.items.loc[judgments.items["doc"].isin(test_docs), "item"])
+    systems = ["bad", "good", "mid"]
+    gold = judgments.gold_matrix("mqm", systems, items).ravel()
+    hyps = judgments.output_matrix(systems, items).ravel()
+    refs = [judgments.refs_for(items)[i % len(items)][0] for i in range(len(hyps))]
+    chrf = [sacrebleu.sentence_chrf(h, [r]).score for h, r in zip(hyps, refs)]
+    expected = kendalltau(chrf, gold, variant="b").statistic
+    assert table.loc[table["metric"] == "chrf", "value"].iloc[0] == pytest.approx(expected,
+                                                                                   abs=1e-9)
