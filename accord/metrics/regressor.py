@@ -515,13 +515,6 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
         dropout, batch order: ``train.seed``) is seeded; on a CPU two runs with the same
         seeds and thread count give the same checkpoint.
     """
-    import pytorch_lightning as ptl
-    import torch
-    from comet.models import RankingMetric, RegressionMetric
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-    from pytorch_lightning.core.saving import save_hparams_to_yaml
-    from pytorch_lightning.loggers import CSVLogger
-
     if config.model.encoder_model == "MiniLM":
         raise ConfigError(
             "model.encoder_model: comet's 'MiniLM' encoder loads the xlm-roberta-base "
@@ -530,6 +523,13 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
         )
     if config.model.kind == "ranking" and config.train.monitor != "kendall":
         raise ConfigError("train.monitor: a ranking metric validates with Kendall only")
+    import pytorch_lightning as ptl
+    import torch
+    from comet.models import RankingMetric, RegressionMetric
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.core.saving import save_hparams_to_yaml
+    from pytorch_lightning.loggers import CSVLogger
+
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     judgments = judgments if judgments is not None else load_judgments(config.data)
