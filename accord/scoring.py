@@ -173,7 +173,7 @@ def score_segments(
     refs: Refs | None = None,
     srcs: Sequence[str] | None = None,
     store: ScoreStore | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool | None = None,
 ) -> np.ndarray:
     """Score each hyp with ``metric``, reusing and filling the store.
@@ -188,12 +188,15 @@ def score_segments(
         refs: one sequence of references per hyp, or None.
         srcs: one source per hyp, or None.
         store: the score cache; None computes everything and caches nothing.
-        batch_size: segments per call to ``metric.score_segments`` (and per store write).
+        batch_size: segments per call to ``metric.score_segments`` (and per store write);
+            None takes the metric's ``chunk_size``, else the default of 256.
         progress: show a tqdm bar; None shows it only when stderr is a terminal.
 
     Returns:
         ``(len(hyps),)`` float array of scores.
     """
+    if batch_size is None:
+        batch_size = metric.chunk_size or DEFAULT_BATCH_SIZE
     if batch_size < 1:
         raise ConfigError(f"score_segments: batch_size must be >= 1, got {batch_size!r}")
     metric.check_inputs(hyps, refs, srcs)
@@ -259,7 +262,7 @@ def score_judgments(
     systems: Sequence[str] | None = None,
     items: Sequence[str] | None = None,
     store: ScoreStore | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: bool | None = None,
 ) -> MetricScores:
     """Score every output of ``systems`` on ``items`` with ``metric``.
@@ -270,7 +273,7 @@ def score_judgments(
         systems: rows, in order (default: ``judgments.systems``).
         items: columns, in order (default: ``judgments.item_ids``).
         store: the score cache (None: no caching).
-        batch_size: segments per metric call.
+        batch_size: segments per metric call (None: the metric's ``chunk_size`` or 256).
         progress: tqdm bar on/off; None shows it only on a terminal.
 
     Returns:
@@ -332,7 +335,8 @@ def score_judgments(
     stats_metric = metric if isinstance(metric, SufficientStatistics) else None
     if stats_metric is not None and refs is not None:
         flat = segment_stats(
-            stats_metric, metric.signature, hyps, refs, store=store, batch_size=batch_size,
+            stats_metric, metric.signature, hyps, refs, store=store,
+            batch_size=batch_size or DEFAULT_BATCH_SIZE,
             progress=progress,
         )
         stats = np.full((*shape, stats_metric.n_stats), np.nan)

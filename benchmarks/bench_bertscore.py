@@ -34,8 +34,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=40, help="TED items (x 13 systems)")
     parser.add_argument("--repeats", type=int, default=4, help="alternating timed runs")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--chunk", type=int, default=256,
-                        help="segments per metric call in accord.scoring (its default: 256)")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="segments per metric call in accord.scoring (default: the "
+                             "metric's chunk_size)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -69,7 +70,7 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"{len(hyps)} segments ({len(items)} items x {len(systems)} systems), "
           f"model {folder}, layer 6, device {device}, torch threads {torch.get_num_threads()}, "
-          f"accord.scoring chunk {args.chunk}")
+          f"accord.scoring chunk {args.chunk or 'metric default'}")
     AutoModel.from_pretrained(folder)  # untimed: bring the weights into the page cache
 
     direct_times, accord_times = [], []

@@ -49,6 +49,10 @@ class Metric(ABC):
     has_corpus_score: ClassVar[bool] = False
     higher_is_better: ClassVar[bool] = True
     device: ClassVar[str] = "cpu"
+    # Segments per call to score_segments when scoring through the store (None: the store's
+    # default). Metrics that batch internally and pay a per-call set-up cost (neural models)
+    # ask for larger chunks.
+    chunk_size: ClassVar[int | None] = None
 
     def __init__(self) -> None:
         self._params: dict[str, Any] = {}

@@ -123,6 +123,9 @@ class BERTScore(Metric):
     """
 
     name: ClassVar[str] = "bertscore"
+    # bert_score batches internally and embeds the references of every call again, so larger
+    # chunks from the store cost less set-up (measured in benchmarks/bench_bertscore.py).
+    chunk_size: ClassVar[int | None] = 4096
     needs_reference: ClassVar[bool] = True
 
     def __init__(
@@ -412,6 +415,8 @@ class COMET(Metric):
     """
 
     name: ClassVar[str] = "comet"
+    # Every call builds a Lightning trainer; fewer, larger calls spend less time on set-up.
+    chunk_size: ClassVar[int | None] = 4096
     needs_source: ClassVar[bool] = True
     needs_reference: ClassVar[bool] = True
 
