@@ -75,6 +75,14 @@ def load_model(name: str = DEFAULT_MODEL, gguf_file: str | None = None,
         model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
     except OSError as exc:
         raise ConfigError(f"cannot load model {name!r}: {exc}") from exc
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int) and configured != tokenizer.eos_token_id:
+        # GGUF conversions can record the wrong end token in the tokenizer (SmolLM2's says
+        # <|im_start|>); the model's generation config knows the one it was trained to emit,
+        # and trainers that read the tokenizer's EOS (TRL) would otherwise never stop.
+        logger.info("tokenizer EOS %r differs from the model's; using %r",
+                    tokenizer.eos_token, tokenizer.convert_ids_to_tokens(configured))
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(configured)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     logger.info("loaded %s (%d parameters) on %s", name,
@@ -84,7 +92,7 @@ def load_model(name: str = DEFAULT_MODEL, gguf_file: str | None = None,
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
-    """Token ids that end a completion: the model's and tokenizer's EOS and a chat end marker.
+    """Token ids that end a completion: the model's and tokenizer's EOS and chat turn markers.
 
     Chat-tuned models end a turn with a marker such as ``<|im_end|>`` that GGUF conversions do
     not always record as EOS, so the marker is added when the vocabulary has it.
@@ -97,7 +105,8 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
         elif isinstance(value, list | tuple):
             ids.update(int(v) for v in value)
     vocab = tokenizer.get_vocab()
-    for marker in ("<|im_end|>", "<|eot_id|>", "<|end|>"):
+    # A new turn's start also ends the reply.
+    for marker in ("<|im_end|>", "<|im_start|>", "<|eot_id|>", "<|end|>"):
         if marker in vocab:
             ids.add(int(vocab[marker]))
     return sorted(ids)
