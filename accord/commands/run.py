@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tomllib
 from typing import Any
 
 from accord.config import SuiteConfig, load_suite, parse_suite
@@ -19,7 +20,8 @@ HELP = "score system outputs, meta-evaluate metrics against human judgments, wri
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", nargs="?", help="suite TOML file (see benchmarks/)")
+    parser.add_argument("suite", nargs="?", help="suite TOML file (see benchmarks/); a judge "
+                        "suite (with [backend] and [[judges]]) runs as `accord judge` does")
     parser.add_argument("--data", help="a judgments file instead of a suite")
     parser.add_argument("--format", help="format of --data: mqm-tsv, summeval-pkl, darr-pkl, "
                         "hh-rlhf-jsonl, scores-csv, pairs-csv")
@@ -57,10 +59,35 @@ def _config_from_args(args: argparse.Namespace) -> SuiteConfig:
     )
 
 
+def _is_judge_suite(path: str) -> bool:
+    """A judge suite (``[[judges]]`` with a ``[backend]``) runs through accord.judges."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False  # load_suite reports the problem with the file
+    return "judges" in data and "backend" in data
+
+
+def _run_judge_suite(args: argparse.Namespace) -> int:
+    from accord.judges.report import load_judge_suite, run_judge_suite
+    from accord.store import ScoreStore
+
+    config = load_judge_suite(args.suite)
+    store = None if args.no_cache else ScoreStore(args.store)
+    progress = not args.no_progress and sys.stderr.isatty()
+    paths = run_judge_suite(config, store=store, out_dir=args.out, progress=progress)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from accord.store import ScoreStore
     from accord.suite import run_suite, write_outputs
 
+    if args.suite and _is_judge_suite(args.suite):
+        return _run_judge_suite(args)
     config = _config_from_args(args)
     if args.out:
         config.output.dir = args.out
