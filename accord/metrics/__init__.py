@@ -30,6 +30,7 @@ for _name, _target in {
     "comet": "accord.metrics.neural:COMET",
     # LLM-as-judge (extra: judges)
     "judge-da": "accord.judges.metrics:DirectAssessmentJudge",
+    "judge-da-qe": "accord.judges.metrics:DirectAssessmentQEJudge",
     "judge-mqm": "accord.judges.metrics:MQMJudge",
 }.items():
     register_builtin(_name, _target)
