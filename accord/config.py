@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from accord.errors import ConfigError
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 Level = Literal["system", "segment"]
 Grouping = Literal["none", "item", "system"]
 Coefficient = Literal["pearson", "spearman", "kendall_b", "kendall_c", "acc_eq", "wmt_kendall"]
@@ -195,29 +196,41 @@ def default_variants(has_pairs: bool, has_scores: bool) -> list[VariantConfig]:
     return variants
 
 
-def _format_validation_error(source: str, exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
+    """Every problem pydantic found, as ``key.path: message (got value)`` joined by ``; ``."""
     problems = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "(top level)"
         problems.append(f"{where}: {error['msg']} (got {error.get('input')!r})")
-    return f"{source}: invalid suite configuration: " + "; ".join(problems)
+    return "; ".join(problems)
+
+
+def validate_config(model: type[ModelT], data: dict[str, Any], source: str, what: str) -> ModelT:
+    """Validate ``data`` as ``model``; a ConfigError names ``source``, ``what`` and each key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{source}: invalid {what} configuration: {describe_validation_error(exc)}"
+        ) from None
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """Read a TOML file; a missing file or bad TOML is a ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def parse_suite(data: dict[str, Any], source: str = "<suite>") -> SuiteConfig:
     """Validate a suite given as a dict; errors name ``source`` and the offending keys."""
-    try:
-        return SuiteConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(source, exc)) from None
+    return validate_config(SuiteConfig, data, source, "suite")
 
 
 def load_suite(path: str | Path) -> SuiteConfig:
     """Read and validate a suite TOML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"suite file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_suite(data, str(path))
+    return parse_suite(read_toml(path, "suite"), str(path))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accord.config import SuiteConfig, VariantConfig, default_variants
+from accord.config import DataConfig, SuiteConfig, VariantConfig, default_variants
 from accord.data.judgments import Judgments, zscore_by_rater
 from accord.errors import ConfigError
 from accord.metaeval.result import Estimate
@@ -83,16 +84,20 @@ class RunResult:
         return pd.DataFrame([row.as_record() for row in self.rows])
 
 
-def load_judgments(config: SuiteConfig) -> Judgments:
-    """Load the suite's judgments from the dataset registry or from a file."""
+def load_judgments(data: DataConfig) -> Judgments:
+    """The judgments a ``[data]`` section names: a registered dataset, or a file and format.
+
+    ``$VARIABLES`` in a file path are expanded; ``limit_items`` keeps the first items and
+    records how many were left out.
+    """
     from accord.data import loaders, registry
 
-    data = config.data
     if data.dataset is not None:
         judgments = registry.load_dataset(data.dataset, **data.options)
     else:
-        assert data.path is not None and data.format is not None  # checked by DataConfig
-        judgments = loaders.load(data.format, data.path, **data.options)
+        if data.path is None or data.format is None:  # DataConfig's validator forbids this
+            raise ConfigError("data: give dataset, or path with format")
+        judgments = loaders.load(data.format, os.path.expandvars(data.path), **data.options)
     if data.limit_items is not None and data.limit_items < len(judgments.items):
         keep = judgments.item_ids[: data.limit_items]
         excluded = dict(judgments.excluded)
@@ -117,7 +122,7 @@ def run_suite(config: SuiteConfig, store: ScoreStore | None = None,
 
     # 1. Judgments, and the systems and items the run compares.
     start = time.perf_counter()
-    judgments = load_judgments(config)
+    judgments = load_judgments(config.data)
     if config.judgments.normalize == "z":
         judgments = zscore_by_rater(judgments, config.judgments.aspects)
     has_pairs = len(judgments.pairs) > 0

@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from accord.metrics.regressor import (
         compare_on_test,
         load_config,
-        load_judgments,
         load_train_result,
         train_metric,
         write_comparison_report,
     )
     from accord.store import ScoreStore
+    from accord.suite import load_judgments
 
     config = load_config(args.config)
     if args.threads is not None:

@@ -43,14 +43,14 @@ also writes ``report.md``, ``report.html`` and ``segment_scores.csv``.
 from __future__ import annotations
 
 import logging
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from accord.config import MetricConfig, read_toml, validate_config
 from accord.errors import ConfigError
 from accord.judges.audit import bias_audit_section
 from accord.judges.metrics import (
@@ -88,16 +88,6 @@ class BackendConfig(_Strict):
     timeout: float = Field(default=300.0, gt=0)
 
 
-class JudgeConfig(_Strict):
-    name: str
-    label: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def display(self) -> str:
-        return self.label or self.name
-
-
 class AuditConfig(_Strict):
     dataset: str = "hh-rlhf-harmless-base-test"
     limit_pairs: int = Field(default=24, ge=1)
@@ -122,7 +112,8 @@ class JudgeSuiteConfig(_Strict):
     title: str | None = None
     data: JudgeDataConfig = Field(default_factory=JudgeDataConfig)
     backend: BackendConfig = Field(default_factory=BackendConfig)
-    judges: list[JudgeConfig] = Field(default_factory=list)
+    # A judge is configured like any metric: registered name, display label, parameters.
+    judges: list[MetricConfig] = Field(default_factory=list)
     audit: AuditConfig | None = None
     bootstrap: JudgeBootstrapConfig = Field(default_factory=JudgeBootstrapConfig)
     output: JudgeOutputConfig = Field(default_factory=JudgeOutputConfig)
@@ -130,18 +121,8 @@ class JudgeSuiteConfig(_Strict):
 
 def load_judge_suite(path: str | Path) -> JudgeSuiteConfig:
     """Read and validate a judge suite TOML file; errors name the file and the key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"judge suite file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return JudgeSuiteConfig.model_validate(data)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise ConfigError(f"{path}: invalid judge suite: {problems}") from None
+    return validate_config(JudgeSuiteConfig, read_toml(path, "judge suite"), str(path),
+                           "judge suite")
 
 
 # -- correlations --------------------------------------------------------------------------------

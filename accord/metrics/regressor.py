@@ -29,18 +29,17 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from accord.config import DataConfig, MetricConfig
+from accord import suite
+from accord.config import DataConfig, MetricConfig, read_toml, validate_config
 from accord.data.judgments import Judgments, zscore_by_rater
 from accord.errors import ConfigError
 from accord.metrics.models import model_label, resolve_model
@@ -145,52 +144,12 @@ class TrainMetricConfig(_Strict):
 
 def parse_config(data: dict[str, Any], source: str = "<train-metric>") -> TrainMetricConfig:
     """Validate a train-metric configuration; errors name ``source`` and the offending keys."""
-    try:
-        return TrainMetricConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']} "
-            f"(got {e.get('input')!r})"
-            for e in exc.errors()
-        ]
-        raise ConfigError(
-            f"{source}: invalid train-metric configuration: " + "; ".join(problems)
-        ) from None
+    return validate_config(TrainMetricConfig, data, source, "train-metric")
 
 
 def load_config(path: str | Path) -> TrainMetricConfig:
     """Read and validate a train-metric TOML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"train-metric configuration {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
-
-
-def load_judgments(data: DataConfig) -> Judgments:
-    """The judgments named by a ``[data]`` section (registered dataset or file + format)."""
-    from accord.data import loaders
-
-    if data.dataset is not None:
-        from accord.data import registry
-
-        judgments = registry.load_dataset(data.dataset, **data.options)
-    else:
-        if data.path is None or data.format is None:  # DataConfig's validator forbids this
-            raise ConfigError("data: give dataset, or path with format")
-        judgments = loaders.load(data.format, os.path.expandvars(data.path), **data.options)
-    if data.limit_items is not None and data.limit_items < len(judgments.items):
-        keep = judgments.item_ids[: data.limit_items]
-        excluded = dict(judgments.excluded)
-        excluded[f"items beyond data.limit_items={data.limit_items}"] = (
-            len(judgments.items) - len(keep)
-        )
-        judgments = judgments.subset(items=keep)
-        judgments.excluded = excluded
-    return judgments
+    return parse_config(read_toml(path, "train-metric configuration"), str(path))
 
 
 # -- splitting by document ----------------------------------------------------------------------
@@ -532,7 +491,7 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
 
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
-    judgments = judgments if judgments is not None else load_judgments(config.data)
+    judgments = judgments if judgments is not None else suite.load_judgments(config.data)
     judgments = _prepare_target(judgments, config.target)
     systems = judgments.ranked_systems(config.target.exclude_reference,
                                        config.target.exclude_human)
@@ -777,7 +736,7 @@ def compare_on_test(config: TrainMetricConfig, result: TrainResult,
     from accord.metrics import create_metric
     from accord.scoring import score_judgments
 
-    judgments = judgments if judgments is not None else load_judgments(config.data)
+    judgments = judgments if judgments is not None else suite.load_judgments(config.data)
     items = result.split.items(judgments, "test")
     systems = result.systems
     gold = judgments.gold_matrix(config.target.aspect, systems, items)  # (n_systems, n_items)

@@ -22,13 +22,12 @@ not be ignored).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from accord.errors import ConfigError
+from accord.config import read_toml, validate_config
 from accord.train.estimators import Algorithm, Baseline
 from accord.train.losses import DPOLoss, KLEstimator
 from accord.train.models import DEFAULT_MODEL
@@ -198,23 +197,10 @@ class TrainConfig(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: {exc.error_count()} problem(s) in the training config:"]
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        got = error.get("input")
-        shown = repr(got) if not isinstance(got, dict) else "a table"
-        lines.append(f"  {where}: {error['msg']} (got {shown})")
-    return "\n".join(lines)
-
-
 def parse_config(data: dict[str, Any], source: str = "config", base_dir: Path | None = None
                  ) -> TrainConfig:
     """Validate a config mapping; relative data paths are resolved against ``base_dir``."""
-    try:
-        config = TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+    config = validate_config(TrainConfig, data, source, "training")
     if base_dir is not None:
         for key in ("train_file", "heldout_file", "preferences_file"):
             path = getattr(config.data, key)
@@ -226,10 +212,5 @@ def parse_config(data: dict[str, Any], source: str = "config", base_dir: Path | 
 def load_config(path: str | Path) -> TrainConfig:
     """Read and validate a TOML training config; errors name the file and the field."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such training config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, source=str(path), base_dir=path.parent)
+    return parse_config(read_toml(path, "training config"), source=str(path),
+                        base_dir=path.parent)
