@@ -10,6 +10,9 @@
     :class:`MQMJudge`: the judge lists error spans with a category and a severity (GEMBA-MQM,
     AutoMQM); the segment score is minus the sum of their weights under the weights of human
     MQM (:class:`accord.data.mqm.MQMWeights`), so it is on the scale of the human scores.
+    :meth:`MQMJudge.error_spans` locates the same errors in the hyp as character spans with
+    their weights, which the trainer turns into token-level penalties
+    (:meth:`accord.train.reward.MetricReward.error_spans`).
 
 A segment whose answer cannot be parsed, or whose request failed, scores NaN: it is left out
 of correlations and counted in :attr:`JudgeMetric.last_run`, never scored 0.
@@ -18,6 +21,7 @@ of correlations and counted in :attr:`JudgeMetric.last_run`, never scored 0.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,7 +30,13 @@ import numpy as np
 
 from accord.data.mqm import MQMWeights
 from accord.judges.backends import ChatBackend, Completion, Sampling, create_backend
-from accord.judges.parsing import JudgeError, expected_score, parse_mqm, parse_score
+from accord.judges.parsing import (
+    JudgeError,
+    expected_score,
+    locate_spans,
+    parse_mqm,
+    parse_score,
+)
 from accord.judges.prompts import Messages, PromptTemplate, load_prompt
 from accord.judges.runner import Answer, RecordStore, RunStats, ask_all
 from accord.metrics.base import Metric, Refs
@@ -65,6 +75,48 @@ def open_store(store: str | RecordStore | None) -> RecordStore | None:
     return ScoreStore(None if store == "default" else store)
 
 
+class RecentAnswers:
+    """An in-memory layer of the last ``capacity`` cached answers over an optional store.
+
+    A judge whose answers are read twice in a row (:class:`MQMJudge`: once for the segment
+    scores, once for the error spans) reads them here the second time, even when it has no
+    persistent store; with a store, answers found there are remembered too. It follows the
+    :class:`~accord.judges.runner.RecordStore` protocol, so :func:`ask_all` uses it like any
+    store; like the store, it only ever holds answers that parsed.
+    """
+
+    def __init__(self, backing: RecordStore | None, capacity: int) -> None:
+        self.backing = backing
+        self.capacity = capacity
+        self._records: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+    def get_records(self, namespace: str, keys: Sequence[str]) -> dict[str, Any]:
+        found = {}
+        for key in keys:
+            if (namespace, key) in self._records:
+                self._records.move_to_end((namespace, key))
+                found[key] = self._records[(namespace, key)]
+        rest = [k for k in keys if k not in found]
+        if self.backing is not None and rest:
+            stored = self.backing.get_records(namespace, rest)
+            self._remember(namespace, stored)
+            found.update(stored)
+        return found
+
+    def put_records(self, namespace: str, mapping: dict[str, Any]) -> int:
+        self._remember(namespace, mapping)
+        if self.backing is not None:
+            return self.backing.put_records(namespace, mapping)
+        return len(mapping)
+
+    def _remember(self, namespace: str, mapping: dict[str, Any]) -> None:
+        for key, record in mapping.items():
+            self._records[(namespace, key)] = record
+            self._records.move_to_end((namespace, key))
+        while len(self._records) > self.capacity:
+            self._records.popitem(last=False)
+
+
 class JudgeMetric(Metric):
     """Shared machinery of the judge metrics: backend, prompt, sampling, cache and counts.
 
@@ -93,6 +145,8 @@ class JudgeMetric(Metric):
     needs_source: ClassVar[bool] = True
     default_prompt: ClassVar[str] = ""
     default_max_tokens: ClassVar[int] = 32
+    # Answers kept in memory over the store (0: none); see RecentAnswers.
+    remembered_answers: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -129,6 +183,9 @@ class JudgeMetric(Metric):
         self.concurrency = int(concurrency)
         self.progress = progress
         self.store = open_store(store)
+        self._answer_store: RecordStore | None = (
+            RecentAnswers(self.store, self.remembered_answers) if self.remembered_answers
+            else self.store)
         self.last_run: JudgeRun | None = None
         if isinstance(backend, ChatBackend):
             identity = backend.identity()
@@ -183,28 +240,39 @@ class JudgeMetric(Metric):
         """The segment score of a parsed value."""
         raise NotImplementedError
 
+    def ask(self, hyps: Sequence[str], refs: Refs | None = None,
+            srcs: Sequence[str] | None = None) -> JudgeRun:
+        """The judge's answer about each segment, from the cache where it holds one.
+
+        Every reading of the answers (scores, error spans) goes through here, so a segment
+        asked once is never asked again while its answer is cached. Sets :attr:`last_run`.
+        """
+        self.check_inputs(hyps, refs, srcs)
+        prompts = self.prompts(hyps, refs, srcs)
+        answers, stats = ask_all(self.backend, self.template.id, prompts, self.parse,
+                                 self.sampling, store=self._answer_store,
+                                 concurrency=self.concurrency, progress=self.progress)
+        run = JudgeRun(answers=answers, stats=stats)
+        for answer in answers:
+            if answer.status == "unparsed":
+                run.unparsed_segments += 1
+            elif answer.status == "failed":
+                run.failed_segments += 1
+        self.last_run = run
+        if run.unparsed_segments or run.failed_segments:
+            logger.warning("%s: %d of %d segments unparsed and %d failed (no score)",
+                           self.name, run.unparsed_segments, len(hyps), run.failed_segments)
+        return run
+
     def score_segments(
         self, hyps: Sequence[str], refs: Refs | None = None, srcs: Sequence[str] | None = None
     ) -> np.ndarray:
         """Ask the judge about each segment; NaN where the answer is unparsed or failed."""
-        self.check_inputs(hyps, refs, srcs)
-        prompts = self.prompts(hyps, refs, srcs)
-        answers, stats = ask_all(self.backend, self.template.id, prompts, self.parse,
-                                 self.sampling, store=self.store,
-                                 concurrency=self.concurrency, progress=self.progress)
-        run = JudgeRun(answers=answers, stats=stats)
+        run = self.ask(hyps, refs, srcs)
         scores = np.full(len(hyps), np.nan)
-        for i, answer in enumerate(answers):
+        for i, answer in enumerate(run.answers):
             if answer.ok:
                 scores[i] = self.value_to_score(answer.value, run)
-            elif answer.status == "unparsed":
-                run.unparsed_segments += 1
-            else:
-                run.failed_segments += 1
-        self.last_run = run
-        if run.unparsed_segments or run.failed_segments:
-            logger.warning("%s: %d of %d segments unparsed and %d failed (scored NaN)",
-                           self.name, run.unparsed_segments, len(hyps), run.failed_segments)
         return scores
 
 
@@ -256,6 +324,14 @@ class DirectAssessmentQEJudge(DirectAssessmentJudge):
     default_prompt = "gemba-da-qe-v1"
 
 
+Span = tuple[int, int, float]
+
+_CRITICAL = "critical errors weighted as major"
+_NOT_FOUND = "error spans not found in the hyp"
+_NO_SPAN = "errors quoting no words"
+_SHARED = "error spans sharing an occurrence"
+
+
 class MQMJudge(JudgeMetric):
     """MQM-style error annotation by the judge, scored with human MQM weights.
 
@@ -263,12 +339,21 @@ class MQMJudge(JudgeMetric):
     lists none), with :class:`accord.data.mqm.MQMWeights` (Major 5, Minor 1, Minor
     fluency/punctuation 0.1, non-translation 25, Neutral 0). Human MQM has no "critical"
     severity; a critical error is weighted as major and counted in ``last_run.notes``.
+
+    :meth:`error_spans` gives the same errors as character spans of the hyp, for token-level
+    rewards. Both read the same answers: the last ``remembered_answers`` parsed answers are
+    kept in memory over the store, so spans asked right after scores (as the trainer does)
+    send no request, even with ``store=None``.
+
+    Extra args:
+        weights: the MQM weights (default: human MQM's).
     """
 
     name = "judge-mqm"
     needs_reference: ClassVar[bool] = False
     default_prompt = "mqm-v1"
     default_max_tokens = 160
+    remembered_answers: ClassVar[int] = 4096
 
     def __init__(self, *, weights: MQMWeights | None = None, **kwargs: Any) -> None:
         self.weights = weights or MQMWeights()
@@ -277,14 +362,66 @@ class MQMJudge(JudgeMetric):
     def parse(self, completion: Completion) -> list[JudgeError] | None:
         return parse_mqm(completion.text)
 
+    def error_weight(self, error: JudgeError, run: JudgeRun | None = None) -> float:
+        """The penalty of one listed error (>= 0 with the default weights); a "critical"
+        error is weighted as major and counted in ``run.notes``."""
+        severity = error.severity
+        if not self.weights.knows(severity):
+            if run is not None:
+                run.notes[_CRITICAL] = run.notes.get(_CRITICAL, 0) + 1
+            severity = "major"
+        return self.weights.weight(severity, error.category)
+
     def value_to_score(self, value: Any, run: JudgeRun) -> float:
-        penalty = 0.0
-        for error in value:
-            severity = error.severity
-            if not self.weights.knows(severity):
-                run.notes["critical errors weighted as major"] = (
-                    run.notes.get("critical errors weighted as major", 0) + 1
-                )
-                severity = "major"
-            penalty += self.weights.weight(severity, error.category)
+        penalty = sum(self.error_weight(error, run) for error in value)
         return -penalty + 0.0
+
+    def error_spans(self, hyps: Sequence[str], refs: Refs | None = None,
+                    srcs: Sequence[str] | None = None) -> list[list[Span]]:
+        """The judge's errors located in each hyp, for token-level rewards.
+
+        Args:
+            hyps: the translations (completions).
+            refs: unused (the MQM prompt has no reference); accepted for the metric contract.
+            srcs: one source per hyp (the prompt needs it).
+
+        Returns:
+            Per hyp, one ``(char_start, char_end, penalty)`` per error the judge listed and
+            that could be found in the hyp, in the judge's order: ``hyp[char_start:char_end]``
+            is the quoted text (located by :func:`accord.judges.parsing.locate_spans`: a
+            repeated text takes the first occurrence no earlier error of the same answer
+            took) and ``penalty`` is the error's MQM weight, a positive number that the
+            trainer subtracts from the tokens the span covers. The segment score is minus the
+            sum of the weights of ALL listed errors, so it equals minus the sum of the
+            penalties only when every error was located.
+
+        An error whose words are not in the hyp (the judge quoted the source or paraphrased),
+        or that quotes no words, gives no span: it stays in the segment score and is counted
+        in ``last_run.notes`` and logged. A segment whose answer is unparsed or failed gives
+        no span (its score is NaN; counted in ``last_run``).
+        """
+        run = self.ask(hyps, refs, srcs)
+        out: list[list[Span]] = []
+        for hyp, answer in zip(hyps, run.answers, strict=True):
+            errors: list[JudgeError] = answer.value if answer.ok and answer.value else []
+            located = locate_spans(hyp, [error.span for error in errors])
+            spans: list[Span] = []
+            for error, where in zip(errors, located, strict=True):
+                if where is None:
+                    reason = _NO_SPAN if not error.span.strip() else _NOT_FOUND
+                    run.notes[reason] = run.notes.get(reason, 0) + 1
+                    logger.debug("%s: error %r not located in hyp %r", self.name, error, hyp)
+                    continue
+                spans.append((where[0], where[1], self.error_weight(error, run)))
+            shared = len(spans) - len({(s, e) for s, e, _ in spans})
+            if shared:
+                run.notes[_SHARED] = run.notes.get(_SHARED, 0) + shared
+            out.append(spans)
+        lost = run.notes.get(_NOT_FOUND, 0) + run.notes.get(_NO_SPAN, 0)
+        if lost:
+            total = sum(len(a.value) for a in run.answers if a.ok and a.value)
+            logger.warning("%s: %d of %d listed errors could not be located in their hyp "
+                           "(%d quote words not in the hyp, %d quote none); they count in the "
+                           "segment score but give no token penalty", self.name, lost, total,
+                           run.notes.get(_NOT_FOUND, 0), run.notes.get(_NO_SPAN, 0))
+        return out

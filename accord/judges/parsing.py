@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from accord.judges.backends import Completion
@@ -165,6 +165,49 @@ def parse_mqm(answer: str) -> list[JudgeError] | None:
     if _NO_ERRORS.search(text):
         return []
     return None
+
+
+def locate_spans(text: str, spans: Sequence[str]) -> list[tuple[int, int] | None]:
+    """Character offsets in ``text`` of each span the judge quoted, in order.
+
+    A span is matched as a substring, its words separated by any whitespace; an exact-case
+    match is preferred and, when there is none, a case-insensitive one is taken (judges often
+    change the case of the first word). A span whose text occurs several times takes the first
+    occurrence that no earlier span of the same list took, so two errors quoting "the" mark
+    the first and the second "the"; when every occurrence is taken already (the judge listed
+    the same words twice, e.g. under two categories) the span reuses the first occurrence.
+
+    Args:
+        text: the text the spans were quoted from (the hyp).
+        spans: the quoted span texts, in the order the judge listed them.
+
+    Returns:
+        One ``(start, end)`` per span (``text[start:end]`` is the matched text), or None for a
+        span that is empty or does not occur in ``text`` (the judge quoted the source, or
+        paraphrased). Callers count the Nones.
+    """
+    taken: set[tuple[int, int]] = set()
+    located: list[tuple[int, int] | None] = []
+    for span in spans:
+        occurrences = _occurrences(text, span)
+        if not occurrences:
+            located.append(None)
+            continue
+        pick = next((o for o in occurrences if o not in taken), occurrences[0])
+        taken.add(pick)
+        located.append(pick)
+    return located
+
+
+def _occurrences(text: str, span: str) -> list[tuple[int, int]]:
+    words = span.split()
+    if not words:
+        return []
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    exact = [m.span() for m in re.finditer(pattern, text)]
+    if exact:
+        return exact
+    return [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
 
 
 # -- pairwise verdicts ---------------------------------------------------------------------------

@@ -49,7 +49,15 @@ class ModelConfig(_Section):
 class RewardConfig(_Section):
     """The training reward: an accord metric and how its scores are scaled (see
     :class:`accord.train.reward.MetricReward`). ``store``: a score-store path that caches
-    scores across runs (``"default"``: accord's default store; None: no cache)."""
+    scores across runs (``"default"``: accord's default store; None: no cache).
+
+    ``metric`` is any registered metric name and ``params`` its keyword parameters.
+    ``algorithm.credit = "token"`` needs a metric that locates errors: ``"judge-mqm"`` (the
+    MQM-style LLM judge, :class:`accord.judges.metrics.MQMJudge`), whose error spans put
+    their MQM weights on the tokens they cover. Its ``params`` name the judge, e.g.
+    ``{backend = "openai", base_url = "http://127.0.0.1:8080/v1", store = "default"}``
+    (``params.store`` caches the judge's answers; this section's ``store`` caches scores).
+    """
 
     metric: str = "chrf"
     params: dict[str, Any] = Field(default_factory=dict)
