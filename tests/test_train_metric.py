@@ -335,3 +335,50 @@ report_dir = "{tmp_path / 'report'}"
     expected = kendalltau(chrf, gold, variant="b").statistic
     assert table.loc[table["metric"] == "chrf", "value"].iloc[0] == pytest.approx(expected,
                                                                                    abs=1e-9)
+
+
+@pytest.mark.slow
+def test_ranking_model_trains_on_relative_judgments_and_scores_like_comet(
+    tmp_path: Path,
+) -> None:
+    """Relative judgments train comet's RankingMetric end to end; the checkpoint is a metric."""
+    import os
+
+    from comet import load_from_checkpoint
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    direct = synthetic({"a": 2, "b": 2, "c": 2, "d": 2})
+    # The same items and outputs, judged only by pairs: good > mid > bad on every item.
+    pairs = pd.DataFrame([
+        {"item": item, "system_a": a, "system_b": b, "winner": "a", "rater": ""}
+        for item in direct.item_ids for a, b in (("good", "mid"), ("mid", "bad"), ("good", "bad"))
+    ])
+    relative = Judgments("pairs", direct.items, direct.outputs, pairs=pairs)
+    config = parse_config({
+        "name": "tiny-ranking",
+        "data": {"dataset": "unused"},
+        "target": {"aspect": "pairwise"},
+        "split": {"test_fraction": 0.25, "dev_fraction": 0.25, "seed": 1},
+        "model": {"kind": "ranking", "frozen_epochs": 0},
+        "train": {"max_epochs": 2, "batch_size": 4, "limit_train_batches": 2, "threads": 1},
+    })
+    frozen = parse_config({**config.model_dump(), "model": {"kind": "ranking"}})
+    with pytest.raises(ConfigError, match="RankingMetric has no trainable head"):
+        train_metric(frozen, relative, tmp_path / "frozen")
+    result = train_metric(config, relative, tmp_path)
+    # 4 documents of 2 items: one test and one dev document leave 4 train items x 3 pairs.
+    assert result.n_rows == {"train": 12, "dev": 6}
+    assert result.checkpoint.is_file()
+
+    metric = create_metric("comet", model=str(tmp_path))
+    assert metric.signature.startswith("comet|kind:ranking_metric|")
+    srcs = [s for s, _ in SENTENCES]
+    refs = [(r,) for _, r in SENTENCES]
+    hyps = [r for _, r in SENTENCES[::-1]]
+    ours = metric.score_segments(hyps, refs, srcs)
+    theirs = load_from_checkpoint(str(result.checkpoint)).predict(
+        [{"src": s, "mt": h, "ref": r[0]} for s, h, r in zip(srcs, hyps, refs, strict=True)],
+        batch_size=4, gpus=0, progress_bar=False,
+    ).scores
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -449,7 +449,9 @@ def _with_embedding_cache(base: type) -> type:
     return Cached
 
 
-def _prepare_target(judgments: Judgments, target: TargetConfig) -> Judgments:
+def _prepare_target(judgments: Judgments, target: TargetConfig, kind: str) -> Judgments:
+    if kind == "ranking" and len(judgments.pairs) > 0:
+        return judgments  # relative judgments train the ranking model; no score aspect needed
     if target.aspect not in judgments.aspects:
         raise ConfigError(
             f"{judgments.name}: no human scores for aspect {target.aspect!r}; available: "
@@ -482,6 +484,14 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
         )
     if config.model.kind == "ranking" and config.train.monitor != "kendall":
         raise ConfigError("train.monitor: a ranking metric validates with Kendall only")
+    if config.model.kind == "ranking" and config.model.frozen_epochs > 0:
+        # comet's RankingMetric compares sentence embeddings directly: its only weights are
+        # the encoder's, so while the encoder is frozen there is no gradient at all.
+        raise ConfigError(
+            "model.frozen_epochs: comet's RankingMetric has no trainable head, so the encoder "
+            f"must train from the start; set frozen_epochs = 0 (got "
+            f"{config.model.frozen_epochs})"
+        )
     import pytorch_lightning as ptl
     import torch
     from comet.models import RankingMetric, RegressionMetric
@@ -492,7 +502,7 @@ def train_metric(config: TrainMetricConfig, judgments: Judgments | None = None,
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     judgments = judgments if judgments is not None else suite.load_judgments(config.data)
-    judgments = _prepare_target(judgments, config.target)
+    judgments = _prepare_target(judgments, config.target, config.model.kind)
     systems = judgments.ranked_systems(config.target.exclude_reference,
                                        config.target.exclude_human)
     split = split_documents(judgments, config.split.test_fraction, config.split.dev_fraction,
