@@ -21,7 +21,8 @@ A suite is a TOML file (see ``benchmarks/*.toml``)::
 
     [[correlations]]
     level = "system"                # "system" or "segment"
-    coefficient = "pearson"         # pearson, spearman, kendall_b, kendall_c, acc_eq, wmt_kendall
+    coefficient = "pearson"         # pearson, spearman, kendall_b, kendall_c, acc_eq;
+                                    # for relative judgments: wmt_kendall, accuracy
     grouping = "none"               # "none", "item" or "system" (segment level only)
 
     [bootstrap]
@@ -49,7 +50,12 @@ from accord.errors import ConfigError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Level = Literal["system", "segment"]
 Grouping = Literal["none", "item", "system"]
-Coefficient = Literal["pearson", "spearman", "kendall_b", "kendall_c", "acc_eq", "wmt_kendall"]
+Coefficient = Literal[
+    "pearson", "spearman", "kendall_b", "kendall_c", "acc_eq", "wmt_kendall", "accuracy"
+]
+# Statistics of relative judgments (pairs): WMT's Kendall-like tau, and preference accuracy
+# (the share of pairs whose preferred output the metric scores strictly higher).
+PAIR_COEFFICIENTS = ("wmt_kendall", "accuracy")
 
 
 class _Strict(BaseModel):
@@ -106,8 +112,13 @@ class VariantConfig(_Strict):
     def _grouping_fits_level(self) -> VariantConfig:
         if self.level == "system" and self.grouping != "none":
             raise ValueError("system-level correlations take grouping 'none'")
-        if self.coefficient == "wmt_kendall" and self.level != "segment":
-            raise ValueError("wmt_kendall is a segment-level statistic of relative judgments")
+        if self.coefficient in PAIR_COEFFICIENTS and (
+            self.level != "segment" or self.grouping != "none"
+        ):
+            raise ValueError(
+                f"{self.coefficient} is a statistic of relative judgments: level 'segment', "
+                "grouping 'none'"
+            )
         return self
 
     @property

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accord.config import DataConfig, SuiteConfig, VariantConfig, default_variants
+from accord.config import (
+    PAIR_COEFFICIENTS,
+    DataConfig,
+    SuiteConfig,
+    VariantConfig,
+    default_variants,
+)
 from accord.data.judgments import Judgments, zscore_by_rater
 from accord.errors import ConfigError
 from accord.metaeval.result import Estimate
@@ -162,8 +168,9 @@ def run_suite(config: SuiteConfig, store: ScoreStore | None = None,
     rows: list[CorrelationRow] = []
     for label, metric_scores in scores.items():
         for variant in variants:
-            if variant.coefficient == "wmt_kendall":
-                estimate = _pairs_estimate(config, judgments, systems, items, metric_scores)
+            if variant.coefficient in PAIR_COEFFICIENTS:
+                estimate = _pairs_estimate(config, variant, judgments, systems, items,
+                                           metric_scores)
                 rows.append(CorrelationRow(PAIRS_ASPECT, label, variant, estimate))
                 continue
             for aspect in aspects:
@@ -266,15 +273,15 @@ def _choose_aspects(config: SuiteConfig, judgments: Judgments, has_scores: bool)
 def _check_variants(variants: list[VariantConfig], has_pairs: bool, has_scores: bool,
                     config: SuiteConfig) -> None:
     for variant in variants:
-        if variant.coefficient == "wmt_kendall" and not has_pairs:
+        if variant.coefficient in PAIR_COEFFICIENTS and not has_pairs:
             raise ConfigError(
-                f"suite {config.name}: wmt_kendall needs relative judgments (pairs), and the "
-                "data has none"
+                f"suite {config.name}: {variant.coefficient} needs relative judgments (pairs), "
+                "and the data has none"
             )
-        if variant.coefficient != "wmt_kendall" and not has_scores:
+        if variant.coefficient not in PAIR_COEFFICIENTS and not has_scores:
             raise ConfigError(
                 f"suite {config.name}: {variant.key} needs direct or MQM scores, and the data "
-                "has only relative judgments; use coefficient = 'wmt_kendall'"
+                "has only relative judgments; use coefficient = 'wmt_kendall' or 'accuracy'"
             )
 
 
@@ -308,9 +315,11 @@ def _score_estimate(config: SuiteConfig, variant: VariantConfig, metric_scores: 
     )
 
 
-def _pairs_estimate(config: SuiteConfig, judgments: Judgments, systems: list[str],
-                    items: list[str], metric_scores: MetricScores) -> Estimate:
+def _pairs_estimate(config: SuiteConfig, variant: VariantConfig, judgments: Judgments,
+                    systems: list[str], items: list[str], metric_scores: MetricScores,
+                    ) -> Estimate:
     from accord.metaeval.correlation import correlate_pairs
+    from accord.metaeval.preference import preference_accuracy
 
     boot = config.bootstrap
     ms = oriented(metric_scores)
@@ -320,6 +329,18 @@ def _pairs_estimate(config: SuiteConfig, judgments: Judgments, systems: list[str
     rows = pairs["item"].map(item_index).to_numpy()
     a = pairs["system_a"].map(system_index).to_numpy()
     b = pairs["system_b"].map(system_index).to_numpy()
+    if variant.coefficient == "accuracy":
+        winner = pairs["winner"].to_numpy()
+        decided = winner != "tie"
+        first_won = winner[decided] == "a"
+        score_a, score_b = ms.segment[a, rows][decided], ms.segment[b, rows][decided]
+        estimate = preference_accuracy(
+            np.where(first_won, score_a, score_b),
+            np.where(first_won, score_b, score_a),
+            n_resamples=boot.n_resamples, seed=boot.seed, alpha=boot.alpha, name="accuracy",
+        )
+        estimate.extra["human_ties_left_out"] = int((~decided).sum())
+        return estimate
     return correlate_pairs(
         ms.segment[a, rows],
         ms.segment[b, rows],

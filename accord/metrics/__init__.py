@@ -25,6 +25,7 @@ for _name, _target in {
     "rouge2": "accord.metrics.lexical:Rouge2",
     "rougeL": "accord.metrics.lexical:RougeL",
     "length_ratio": "accord.metrics.objective:LengthRatio",
+    "length": "accord.metrics.objective:ResponseLength",
     # embedding similarity and learned regressors (extra: neural)
     "bertscore": "accord.metrics.neural:BERTScore",
     "comet": "accord.metrics.neural:COMET",

@@ -223,3 +223,27 @@ class LengthRatio(Metric):
                 n_empty,
             )
         return out
+
+
+class ResponseLength(Metric):
+    """Whitespace tokens of the hyp, with no reference: a length baseline.
+
+    Not a quality score. Scored as "higher is better", it says how often the longer of two
+    responses is the preferred one, the confound that reward models and LLM judges are most
+    often caught on (Singhal et al. 2023, "A Long Way to Go: Investigating Length Correlations
+    in RLHF"); a learned metric should beat it on preference pairs.
+    """
+
+    name = "length"
+    needs_reference: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_params(unit="words")
+
+    def score_segments(
+        self, hyps: Sequence[str], refs: Refs | None = None, srcs: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """``len(hyp.split())`` per hyp."""
+        self.check_inputs(hyps, refs, srcs)
+        return np.array([len(hyp.split()) for hyp in hyps], dtype=float)

@@ -144,7 +144,8 @@ def heatmap_figure(result: RunResult) -> Figure:
     wide = wide.reindex(index=list(dict.fromkeys(table["metric"])),
                         columns=list(dict.fromkeys(table["column"])))
     values = wide.to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * values.shape[1], 1.2 + 0.45 * values.shape[0]))
+    # Room below the axes for the rotated variant names, whatever the number of metrics.
+    fig, ax = plt.subplots(figsize=(2.0 + 0.9 * values.shape[1], 2.8 + 0.45 * values.shape[0]))
     image = ax.imshow(values, cmap="viridis", aspect="auto")
     ax.set_xticks(range(values.shape[1]), wide.columns, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(values.shape[0]), wide.index, fontsize=8)

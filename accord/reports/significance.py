@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from accord.config import PAIR_COEFFICIENTS
 from accord.errors import AccordError, DataError
 from accord.metaeval.clusters import significance_clusters
 from accord.metaeval.result import Estimate
@@ -173,11 +174,11 @@ def significance_sections(
         section = Section("Significance between metrics")
         section.text("Only one metric was scored, so there is no pair to test.")
         return [section, human_ceiling_section(result)]
-    skipped = [v for v in variants if v.coefficient == "wmt_kendall"]
+    skipped = [v for v in variants if v.coefficient in PAIR_COEFFICIENTS]
     for aspect in result.aspects:
         gold = result.judgments.gold_matrix(aspect, result.systems, result.items)
         for variant in variants:
-            if variant.coefficient == "wmt_kendall":
+            if variant.coefficient in PAIR_COEFFICIENTS:
                 continue
             logger.info("significance %s %s: %d pairs", aspect, variant.key,
                         len(metrics) * (len(metrics) - 1) // 2)
