@@ -69,6 +69,7 @@ from accord.metaeval.coefficients import (
     pairwise_statistic,
 )
 from accord.metaeval.correlation import GROUPINGS, LEVELS, as_matrix, correlate
+from accord.metaeval.fast_kendall import choice_kendall_b
 from accord.metaeval.resample import bootstrap_counts, percentile_interval
 from accord.metaeval.result import Estimate
 from accord.metaeval.scorers import MeanScorer, SystemScorer
@@ -383,6 +384,10 @@ class ChoiceStatistic:
         return _group_mean(r, None)
 
     def _ungrouped(self, choose_b: np.ndarray, item_w: np.ndarray | None) -> np.ndarray:
+        if self.coefficient == "kendall_b" and item_w is None:
+            # Permutation rows: each cell counts once, so the compiled kernel applies.
+            return choice_kendall_b(self.a[self.valid], self.b[self.valid],
+                                    self.gold[self.valid], choose_b[:, self.valid])
         if "none" not in self._plans:
             both = np.r_[self.a[self.valid], self.b[self.valid]]
             gold = np.r_[self.gold[self.valid], self.gold[self.valid]]
