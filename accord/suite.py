@@ -315,6 +315,30 @@ def _score_estimate(config: SuiteConfig, variant: VariantConfig, metric_scores: 
     )
 
 
+def decided_pair_cells(judgments: Judgments, systems: list[str], items: list[str],
+                       ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cells of the preferred and the other output of every relative judgment with a winner.
+
+    Returns flat indices into a ``(n_systems, n_items)`` matrix (row-major) of the preferred
+    and the dispreferred output of each pair, and the number of pairs the human tied, which
+    are left out.
+    """
+    system_index = {s: i for i, s in enumerate(systems)}
+    item_index = {it: j for j, it in enumerate(items)}
+    pairs = judgments.pairs
+    col = pairs["item"].map(item_index).to_numpy()
+    row_a = pairs["system_a"].map(system_index).to_numpy()
+    row_b = pairs["system_b"].map(system_index).to_numpy()
+    winner = pairs["winner"].to_numpy()
+    decided = winner != "tie"
+    first_won = winner[decided] == "a"
+    cell_a = row_a[decided] * len(items) + col[decided]
+    cell_b = row_b[decided] * len(items) + col[decided]
+    better = np.where(first_won, cell_a, cell_b)
+    worse = np.where(first_won, cell_b, cell_a)
+    return better, worse, int((~decided).sum())
+
+
 def _pairs_estimate(config: SuiteConfig, variant: VariantConfig, judgments: Judgments,
                     systems: list[str], items: list[str], metric_scores: MetricScores,
                     ) -> Estimate:
@@ -322,35 +346,28 @@ def _pairs_estimate(config: SuiteConfig, variant: VariantConfig, judgments: Judg
     from accord.metaeval.preference import preference_accuracy
 
     boot = config.bootstrap
-    ms = oriented(metric_scores)
-    system_index = {s: i for i, s in enumerate(systems)}
-    item_index = {it: j for j, it in enumerate(items)}
-    pairs = judgments.pairs
-    rows = pairs["item"].map(item_index).to_numpy()
-    a = pairs["system_a"].map(system_index).to_numpy()
-    b = pairs["system_b"].map(system_index).to_numpy()
+    scores = oriented(metric_scores).segment.ravel()
+    better, worse, human_ties = decided_pair_cells(judgments, systems, items)
     if variant.coefficient == "accuracy":
-        winner = pairs["winner"].to_numpy()
-        decided = winner != "tie"
-        first_won = winner[decided] == "a"
-        score_a, score_b = ms.segment[a, rows][decided], ms.segment[b, rows][decided]
         estimate = preference_accuracy(
-            np.where(first_won, score_a, score_b),
-            np.where(first_won, score_b, score_a),
+            scores[better], scores[worse],
             n_resamples=boot.n_resamples, seed=boot.seed, alpha=boot.alpha, name="accuracy",
         )
-        estimate.extra["human_ties_left_out"] = int((~decided).sum())
+        estimate.extra["human_ties_left_out"] = human_ties
         return estimate
-    return correlate_pairs(
-        ms.segment[a, rows],
-        ms.segment[b, rows],
-        pairs["winner"].to_numpy(),
-        items=pairs["item"].to_numpy(),
+    pair_items = np.asarray(items)[better % len(items)]
+    estimate = correlate_pairs(
+        scores[better],
+        scores[worse],
+        np.full(better.size, "a"),
+        items=pair_items,
         ci="items" if boot.n_resamples > 0 else None,
         n_resamples=boot.n_resamples,
         seed=boot.seed,
         alpha=boot.alpha,
     )
+    estimate.extra["human_ties_left_out"] = human_ties
+    return estimate
 
 
 # -- outputs --------------------------------------------------------------------------------

@@ -627,6 +627,85 @@ def permutation_test(
                     signature=make_signature("delta", params, version=__version__), extra=extra)
 
 
+def permutation_test_pairs(
+    metric_a: object,
+    metric_b: object,
+    better: np.ndarray,
+    worse: np.ndarray,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 1,
+    alternative: str = "greater",
+    alpha: float = 0.05,
+) -> Estimate:
+    """Permutation test of two metrics' WMT Kendall-like tau on relative judgments.
+
+    The PERM-BOTH scheme of Deutsch et al. (2021) on judged pairs: both metrics are
+    standardized over the output cells the pairs use, and each resample swaps the two
+    metrics' scores of every cell independently (a cell shared by several pairs swaps for all
+    of them). The statistic is tau = (concordant - discordant) / pairs with a metric tie
+    discordant; preference accuracy is (tau + 1) / 2, so its test is the same.
+
+    Args:
+        metric_a, metric_b: ``(n_cells,)`` scores of every output cell, higher is better.
+        better, worse: ``(n_pairs,)`` cell indices of the preferred and the other output.
+        n_resamples, seed, alternative, alpha: as in :func:`permutation_test`.
+
+    Returns:
+        :class:`Estimate` with value = tau(a) - tau(b), n = pairs used, and ``extra`` with
+        ``p_value``, ``p_value_reverse``, ``value_a``, ``value_b``, ``significant``,
+        ``pairs_missing`` (a score missing in either metric) and ``method``.
+    """
+    _check_options(n_resamples, alpha, alternative)
+    a = np.asarray(metric_a, dtype=np.float64).ravel()
+    b = np.asarray(metric_b, dtype=np.float64).ravel()
+    better = np.asarray(better, dtype=np.int64)
+    worse = np.asarray(worse, dtype=np.int64)
+    if a.shape != b.shape or better.shape != worse.shape:
+        raise ConfigError(
+            f"permutation_test_pairs: metrics of {a.size} and {b.size} cells, "
+            f"{better.size} preferred and {worse.size} other cells: they must match"
+        )
+    ok = np.isfinite(a[better]) & np.isfinite(a[worse]) & np.isfinite(b[better]) \
+        & np.isfinite(b[worse])
+    better, worse = better[ok], worse[ok]
+    used = np.zeros(a.size, dtype=bool)
+    used[better] = used[worse] = True
+    za, zb = standardize(a[None, :], used[None, :])[0], standardize(b[None, :], used[None, :])[0]
+    n = better.size
+
+    def tau(x: np.ndarray) -> np.ndarray:  # x: (..., n_cells) -> (...,)
+        return ((x[..., better] > x[..., worse]).sum(axis=-1) * 2.0 - n) / n
+
+    observed = float(tau(za) - tau(zb)) if n else math.nan
+    rng = np.random.default_rng(seed)
+    at_least = at_most = two_sided = 0
+    for start in range(0, n_resamples, 200):
+        rows = min(200, n_resamples - start)
+        swap = rng.random((rows, a.size)) < 0.5  # (rows, n_cells)
+        delta = tau(np.where(swap, zb, za)) - tau(np.where(swap, za, zb))
+        at_least += int((delta >= observed - 1e-12).sum())
+        at_most += int((delta <= observed + 1e-12).sum())
+        two_sided += int((np.abs(delta) >= abs(observed) - 1e-12).sum())
+    count = at_least if alternative == "greater" else two_sided
+    p_value = (1 + count) / (1 + n_resamples) if n else math.nan
+    params = {"coefficient": "wmt_kendall", "test": "permutation", "unit": "cells",
+              "alternative": alternative, "n_resamples": n_resamples, "seed": seed}
+    return Estimate(
+        value=observed, n=n,
+        signature=make_signature("delta", params, version=__version__),
+        extra={
+            "p_value": p_value,
+            "p_value_reverse": (1 + at_most) / (1 + n_resamples) if n else math.nan,
+            "value_a": float(tau(za)) if n else math.nan,
+            "value_b": float(tau(zb)) if n else math.nan,
+            "significant": bool(p_value < alpha),
+            "pairs_missing": int((~ok).sum()),
+            "method": "permutation (cells)",
+        },
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Paired bootstrap
 # ---------------------------------------------------------------------------------------------
@@ -935,3 +1014,43 @@ def compare_metrics(
         d.loc[a, b], d.loc[b, a] = est.value, -est.value
     return PairwiseSignificance(coefficient, level, grouping, method, values, p, d, tests,
                                 n_resamples, seed, alpha)
+
+
+def compare_metrics_pairs(
+    metrics: Mapping[str, np.ndarray],
+    better: np.ndarray,
+    worse: np.ndarray,
+    coefficient: str = "wmt_kendall",
+    *,
+    n_resamples: int = 1000,
+    seed: int = 1,
+    alpha: float = 0.05,
+) -> PairwiseSignificance:
+    """:func:`permutation_test_pairs` for every two metrics, as one table.
+
+    ``coefficient`` is ``"wmt_kendall"`` (values are taus) or ``"accuracy"`` (values and
+    deltas are halved: accuracy = (tau + 1) / 2; the p-values are the same).
+    """
+    if coefficient not in ("wmt_kendall", "accuracy"):
+        raise ConfigError(f"relative judgments take wmt_kendall or accuracy; got {coefficient!r}")
+    if len(metrics) < 2:
+        raise ConfigError(f"compare_metrics_pairs needs at least two metrics; got {len(metrics)}")
+    scale = 0.5 if coefficient == "accuracy" else 1.0
+    labels = list(metrics)
+    p = pd.DataFrame(math.nan, index=labels, columns=labels)
+    d = pd.DataFrame(math.nan, index=labels, columns=labels)
+    tests: dict[tuple[str, str], Estimate] = {}
+    values: dict[str, float] = {}
+    for a, b in combinations(labels, 2):
+        est = permutation_test_pairs(metrics[a], metrics[b], better, worse,
+                                     n_resamples=n_resamples, seed=seed, alpha=alpha)
+        for label, key in ((a, "value_a"), (b, "value_b")):
+            tau = est.extra[key]
+            values[label] = tau * scale + (1 - scale) if coefficient == "accuracy" else tau
+        scaled = Estimate(value=est.value * scale, n=est.n, signature=est.signature,
+                          extra=est.extra)
+        tests[(a, b)] = scaled
+        p.loc[a, b], p.loc[b, a] = est.extra["p_value"], est.extra["p_value_reverse"]
+        d.loc[a, b], d.loc[b, a] = scaled.value, -scaled.value
+    return PairwiseSignificance(coefficient, "segment", "none", "permutation", values, p, d,
+                                tests, n_resamples, seed, alpha)

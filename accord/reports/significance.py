@@ -27,7 +27,11 @@ from accord.config import PAIR_COEFFICIENTS
 from accord.errors import AccordError, DataError
 from accord.metaeval.clusters import significance_clusters
 from accord.metaeval.result import Estimate
-from accord.metaeval.significance import PairwiseSignificance, compare_metrics
+from accord.metaeval.significance import (
+    PairwiseSignificance,
+    compare_metrics,
+    compare_metrics_pairs,
+)
 from accord.reports.document import Figure, Section
 
 if TYPE_CHECKING:
@@ -164,7 +168,7 @@ def significance_sections(
     Returns:
         One section per aspect and variant, then the human ceiling section.
     """
-    from accord.suite import PAIRS_ASPECT, oriented
+    from accord.suite import PAIRS_ASPECT, decided_pair_cells, oriented
 
     variants = list(variants if variants is not None else result.variants)
     metrics = {label: oriented(ms).segment for label, ms in result.scores.items()}
@@ -174,7 +178,6 @@ def significance_sections(
         section = Section("Significance between metrics")
         section.text("Only one metric was scored, so there is no pair to test.")
         return [section, human_ceiling_section(result)]
-    skipped = [v for v in variants if v.coefficient in PAIR_COEFFICIENTS]
     for aspect in result.aspects:
         gold = result.judgments.gold_matrix(aspect, result.systems, result.items)
         for variant in variants:
@@ -196,29 +199,23 @@ def significance_sections(
                                    variant.grouping, method=variant_method,
                                    n_resamples=n_resamples, seed=seed, alpha=alpha, unit=unit,
                                    scorers=scorers)
-            clusters = significance_clusters(test.values, test.p_values, alpha)
+            note = ("At system level the test is the paired bootstrap over items, with each "
+                    "metric's system score (a corpus statistic for BLEU, chrF and TER) "
+                    "recomputed on every resample." if corpus_level else None)
+            sections.append(_variant_section(test, aspect, variant, unit, alpha, note))
             frames.append(test.long().assign(aspect=aspect))
-            section = Section(f"Significance: {aspect}, {variant.key}")
-            section.text(_method_text(test, unit) + f" Significant means p < {alpha}.")
-            if corpus_level:
-                section.text("At system level the test is the paired bootstrap over items, with "
-                             "each metric's system score (a corpus statistic for BLEU, chrF and "
-                             "TER) recomputed on every resample.")
-            section.table(pairs_table(test), caption="Each pair of metrics, better metric "
-                          "first: difference in correlation and one-sided p-value")
-            section.table(clusters, caption="Clusters: sorted by correlation; a new cluster "
-                          "starts at the first metric significantly worse than the best metric "
-                          "of the current cluster. Rank: 1 + metrics significantly better.")
-            section.figure(cluster_figure(test, clusters,
-                                          f"significance-{aspect}-{variant.level}-"
-                                          f"{variant.grouping}-{variant.coefficient}"))
-            sections.append(section)
-    if skipped:
-        section = Section(f"Significance: {PAIRS_ASPECT}")
-        section.text("Not tested: WMT's Kendall-like tau on relative judgments "
-                     f"({', '.join(v.key for v in skipped)}); this report has no permutation "
-                     "scheme for judged pairs.")
-        sections.append(section)
+    if len(result.judgments.pairs):
+        better, worse, _ = decided_pair_cells(result.judgments, result.systems, result.items)
+        flat = {label: matrix.ravel() for label, matrix in metrics.items()}
+        for variant in variants:
+            if variant.coefficient not in PAIR_COEFFICIENTS:
+                continue
+            test = compare_metrics_pairs(flat, better, worse, variant.coefficient,
+                                         n_resamples=n_resamples, seed=seed, alpha=alpha)
+            note = ("Relative judgments: each resample swaps the two standardized metrics' "
+                    "scores of every output, for all the pairs that output is in.")
+            sections.append(_variant_section(test, PAIRS_ASPECT, variant, "cells", alpha, note))
+            frames.append(test.long().assign(aspect=PAIRS_ASPECT))
     if write_csv and frames:
         out = Path(result.config.output.dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +223,25 @@ def significance_sections(
         table.to_csv(out / SIGNIFICANCE_CSV, index=False)
     sections.append(human_ceiling_section(result))
     return sections
+
+
+def _variant_section(test: PairwiseSignificance, aspect: str, variant: VariantConfig,
+                     unit: str, alpha: float, note: str | None) -> Section:
+    """Pairs table, clusters and cluster figure of one tested variant."""
+    clusters = significance_clusters(test.values, test.p_values, alpha)
+    section = Section(f"Significance: {aspect}, {variant.key}")
+    section.text(_method_text(test, unit) + f" Significant means p < {alpha}.")
+    if note:
+        section.text(note)
+    section.table(pairs_table(test), caption="Each pair of metrics, better metric "
+                  "first: difference in correlation and one-sided p-value")
+    section.table(clusters, caption="Clusters: sorted by correlation; a new cluster "
+                  "starts at the first metric significantly worse than the best metric "
+                  "of the current cluster. Rank: 1 + metrics significantly better.")
+    section.figure(cluster_figure(test, clusters,
+                                  f"significance-{aspect}-{variant.level}-"
+                                  f"{variant.grouping}-{variant.coefficient}"))
+    return section
 
 
 def preference_section(estimates: dict[str, Estimate], title: str,
