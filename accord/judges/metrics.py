@@ -21,6 +21,7 @@ of correlations and counted in :attr:`JudgeMetric.last_run`, never scored 0.
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -232,13 +233,13 @@ class JudgeMetric(Metric):
             out.append(self.template.render(**values))
         return out
 
+    @abstractmethod
     def parse(self, completion: Completion) -> Any:
         """Read the answer; None means unparsed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def value_to_score(self, value: Any, run: JudgeRun) -> float:
         """The segment score of a parsed value."""
-        raise NotImplementedError
 
     def ask(self, hyps: Sequence[str], refs: Refs | None = None,
             srcs: Sequence[str] | None = None) -> JudgeRun:

@@ -13,6 +13,7 @@ References: Papineni et al. 2002 (BLEU), Popović 2015/2017 (chrF, chrF++), Snov
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from typing import Any, ClassVar, cast
@@ -86,8 +87,9 @@ class _SacrebleuMetric(Metric):
         params = {**self._params, "sacrebleu": f'"{self.sacrebleu_signature}"'}
         return make_signature(self.name, params, version=version)
 
+    @abstractmethod
     def _sacrebleu_kwargs(self, sentence: bool) -> dict[str, Any]:
-        raise NotImplementedError
+        """Keyword arguments of the sacrebleu metric class (sentence or corpus use)."""
 
     # -- scoring --------------------------------------------------------------------------
 
@@ -125,13 +127,13 @@ class _SacrebleuMetric(Metric):
         return np.asarray(stats, dtype=float).reshape(len(hyps), self.n_stats)
 
     @property
+    @abstractmethod
     def n_stats(self) -> int:
         """Number of sufficient statistics per segment (the ``k`` of ``segment_stats``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def score_from_stats(self, stats: np.ndarray) -> np.ndarray:
         """Corpus scores from summed statistics ``(..., n_stats)``; returns shape ``(...)``."""
-        raise NotImplementedError
 
     def _check_corpus(self, hyps: Sequence[str], refs: Refs | None, srcs: Any) -> None:
         self.check_inputs(hyps, refs, srcs)
