@@ -120,21 +120,26 @@ def build_sections(run: dict[str, Any], log_rows: list[dict[str, Any]],
     algo = config.get("algorithm", {})
     optim = config.get("optim", {})
 
-    # 1. What ran.
+    # 1. What ran. DPO learns from preference pairs: no rollouts, baseline, reward or KL term.
+    is_dpo = algo.get("name") == "dpo"
     facts = {
         "model": config.get("model", {}).get("name", ""),
         "device": run.get("device", ""),
         "algorithm": algo.get("name", ""),
-        "baseline": algo.get("baseline", ""),
-        "reward": run.get("reward_signature", ""),
         "steps (warm start + main)": f"{algo.get('warm_start_steps', 0)} + "
                                      f"{optim.get('steps', '')}",
-        "prompts per step x samples": f"{optim.get('prompts_per_step', '')} x "
-                                      f"{algo.get('samples_per_prompt', '')}",
-        "KL": f"coef {algo.get('kl_coef', '')}, {algo.get('kl_estimator', '')} in "
-              f"{algo.get('kl_in', '')}",
         "seed": config.get("run", {}).get("seed", ""),
     }
+    if is_dpo:
+        facts["pairs per step"] = optim.get("prompts_per_step", "")
+        facts["DPO"] = f"{algo.get('dpo_loss', '')} loss, beta {algo.get('dpo_beta', '')}"
+    else:
+        facts["baseline"] = algo.get("baseline", "")
+        facts["reward"] = run.get("reward_signature", "")
+        facts["prompts per step x samples"] = (f"{optim.get('prompts_per_step', '')} x "
+                                               f"{algo.get('samples_per_prompt', '')}")
+        facts["KL"] = (f"coef {algo.get('kl_coef', '')}, {algo.get('kl_estimator', '')} in "
+                       f"{algo.get('kl_in', '')}")
     run_section = Section("Run").table(
         pd.DataFrame({"setting": list(facts), "value": [str(v) for v in facts.values()]}))
     for name, reason in run.get("unavailable_metrics", {}).items():
@@ -155,6 +160,7 @@ def build_sections(run: dict[str, Any], log_rows: list[dict[str, Any]],
             f"step {last['step']}": [float(last.get(n, math.nan)) for n in names],
         })
         table["change"] = table.iloc[:, 2] - table.iloc[:, 1]
+        table = table[table.iloc[:, 1:3].notna().any(axis=1)]  # quantities this run measured
         sections.append(Section("Held-out prompts: start and end").table(
             table, caption="Means over the held-out prompts (sampled completions; the same "
             "random seed at every watch point)."))
