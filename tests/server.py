@@ -199,7 +199,7 @@ class FakeChatServer:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
-                pass
+                """Silence the per-request access log; tests count requests themselves."""
 
             def do_GET(self) -> None:
                 _send_json(self, 200, {"object": "list", "data": [{"id": "fake"}]})
@@ -299,7 +299,7 @@ class CountingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
-                pass
+                """Silence the per-request access log; tests count requests themselves."""
 
             def do_GET(self) -> None:
                 proxy._forward(self, None)

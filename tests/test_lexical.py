@@ -156,7 +156,9 @@ STAT_CASES = [
 
 
 @pytest.mark.parametrize("cls,params,oracle", STAT_CASES)
-def test_score_from_summed_stats_equals_sacrebleu_corpus(cls, params, oracle):  # type: ignore[no-untyped-def]
+def test_score_from_summed_stats_equals_sacrebleu_corpus(  # type: ignore[no-untyped-def]
+    cls, params, oracle
+):
     metric = cls(**params)
     hyps, refs = _synthetic(60, seed=3)
     refs = [r[:1] for r in refs]  # equal counts so sacrebleu's corpus_* can be called directly
@@ -247,7 +249,9 @@ def test_directions_and_registry() -> None:
 @pytest.mark.parametrize("cls,rouge_type", [(Rouge1, "rouge1"), (Rouge2, "rouge2"),
                                              (RougeL, "rougeL")])
 @pytest.mark.parametrize("use_stemmer", [False, True])
-def test_rouge_fmeasure_is_score_multi(cls, rouge_type, use_stemmer):  # type: ignore[no-untyped-def]
+def test_rouge_fmeasure_is_score_multi(  # type: ignore[no-untyped-def]
+    cls, rouge_type, use_stemmer
+):
     ours = cls(use_stemmer=use_stemmer).score_segments(HYPS, REFS)
     scorer = RougeScorer([rouge_type], use_stemmer=use_stemmer)
     expected = [scorer.score_multi(list(r), h)[rouge_type].fmeasure for h, r in zip(HYPS, REFS)]

@@ -146,8 +146,9 @@ def _fake_model(tmp_path, hparams: str):  # type: ignore[no-untyped-def]
         ("class_identifier: unified_metric\ninput_segments: [mt, ref]\n", True, False),
     ],
 )
-def test_comet_needs_come_from_hparams(tmp_path, hparams: str, needs_reference: bool,  # type: ignore[no-untyped-def]
-                                       needs_source: bool) -> None:
+def test_comet_needs_come_from_hparams(  # type: ignore[no-untyped-def]
+    tmp_path, hparams: str, needs_reference: bool, needs_source: bool
+) -> None:
     metric = create_metric("comet", model=str(_fake_model(tmp_path, hparams)))
     assert metric.needs_reference is needs_reference
     assert metric.needs_source is needs_source

@@ -31,8 +31,10 @@ PINNED = {
                  "008f1639a3352f0248cac88b74ff431c27287a027a888902ef425a26005f0acf"),
     "wmt19-darr-kk-en": ("wmt19-darr/kk-en.data.pkl",
                          "cac631542aa21a1a712d724e5b0cd95198544d03abb22cf007b5a5acc53181e7"),
-    "hh-rlhf-harmless-base-test": ("hh-rlhf/harmless-base-test.jsonl.gz",
-                                   "ebfaaed21162a4de120ae85366075b34425e2a6303fac59b99555002f7016f03"),
+    "hh-rlhf-harmless-base-test": (
+        "hh-rlhf/harmless-base-test.jsonl.gz",
+        "ebfaaed21162a4de120ae85366075b34425e2a6303fac59b99555002f7016f03",
+    ),
 }
 
 

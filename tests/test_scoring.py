@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ class CountingLength(Metric):
         return np.array([np.nan if h == "nan" else float(len(h)) for h in hyps])
 
 
-def test_duplicates_are_scored_once_and_cache_is_reused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_are_scored_once_and_cache_is_reused(tmp_path: Path) -> None:
     store = ScoreStore(tmp_path / "s.sqlite")
     metric = CountingLength()
     hyps = ["aa", "b", "aa", "cccc", "b", "aa"]
@@ -101,7 +102,9 @@ def _judgments() -> Judgments:
     return Judgments("toy", items, outputs)
 
 
-def test_score_judgments_matrices_against_sacrebleu(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_score_judgments_matrices_against_sacrebleu(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     judgments = _judgments()
     store = ScoreStore(tmp_path / "s.sqlite")
     with caplog.at_level(logging.WARNING, logger="accord.scoring"):

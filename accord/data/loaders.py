@@ -767,7 +767,7 @@ def _score(value: Any, path: Path, line: int) -> float:
         try:
             return float(value)
         except ValueError:
-            pass
+            pass  # not a number: reported below, like any other unreadable value
     raise DataError(path, f"column 'score': expected a number (or empty for missing), got "
                     f"{value!r}", line)
 

@@ -126,7 +126,9 @@ def _expectation(top: tuple[tuple[str, float], ...], valid: Callable[[int], bool
 
 SEVERITIES = ("critical", "major", "minor", "neutral")
 _ERROR_LINE = re.compile(
-    r"^[\s\-*•>\d.)]*\**\s*(critical|major|minor|neutral)\b\**\s*(?:error)?\s*[;:|,\-–]?\s*(.*)$",
+    r"^[\s\-*•>\d.)]*\**\s*"  # list markers and bold before the severity
+    r"(critical|major|minor|neutral)\b\**\s*(?:error)?\s*[;:|,\-–]?\s*"
+    r"(.*)$",  # the rest: category and quoted span
     re.IGNORECASE,
 )
 _NO_ERRORS = re.compile(r"\bno[\s-]+errors?\b", re.IGNORECASE)

@@ -109,8 +109,11 @@ def krippendorff_alpha(
     if not pairable.any():
         return Estimate(value=math.nan, n=0, signature=signature, extra=extra)
     data = np.vstack([m.reshape(-1)[pairable] for m in matrices.values()])  # (raters, units)
-    value = float(krippendorff.alpha(reliability_data=data,
-                                     level_of_measurement=level_of_measurement))  # type: ignore[arg-type]
+    alpha = krippendorff.alpha(
+        reliability_data=data,
+        level_of_measurement=level_of_measurement,  # type: ignore[arg-type]
+    )
+    value = float(alpha)
     return Estimate(value=value, n=int(pairable.sum()), signature=signature, extra=extra)
 
 
