@@ -62,6 +62,7 @@ from accord.judges.metrics import (
 )
 from accord.judges.pairwise import PairwiseJudge
 from accord.judges.runner import RecordStore
+from accord.metaeval.correlation import correlate
 from accord.metaeval.result import Estimate
 from accord.reports.document import Section, write_report
 
@@ -128,66 +129,28 @@ def load_judge_suite(path: str | Path) -> JudgeSuiteConfig:
 # -- correlations --------------------------------------------------------------------------------
 
 
-def _statistic(kind: str, metric: np.ndarray, gold: np.ndarray) -> float:
-    """One correlation of a ``(n_systems, n_items)`` metric matrix with the gold matrix."""
-    from scipy import stats
-
-    ok = ~(np.isnan(metric) | np.isnan(gold))
-    if kind == "system pearson":
-        # Systems' means over the items where both are present.
-        m = np.array([np.mean(metric[s][ok[s]]) if ok[s].any() else np.nan
-                      for s in range(metric.shape[0])])
-        g = np.array([np.mean(gold[s][ok[s]]) if ok[s].any() else np.nan
-                      for s in range(gold.shape[0])])
-        keep = ~(np.isnan(m) | np.isnan(g))
-        if keep.sum() < 3 or np.std(m[keep]) == 0 or np.std(g[keep]) == 0:
-            return float("nan")
-        return float(stats.pearsonr(m[keep], g[keep])[0])
-    if kind == "segment kendall (grouped by item)":
-        taus = []
-        for i in range(metric.shape[1]):
-            col = ok[:, i]
-            if col.sum() >= 2:
-                tau = stats.kendalltau(metric[col, i], gold[col, i], variant="b")[0]
-                if not np.isnan(tau):
-                    taus.append(tau)
-        return float(np.mean(taus)) if taus else float("nan")
-    x, y = metric[ok], gold[ok]
-    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
-        return float("nan")
-    if kind == "segment pearson":
-        return float(stats.pearsonr(x, y)[0])
-    return float(stats.kendalltau(x, y, variant="b")[0])
-
-
-STATISTICS = ("segment pearson", "segment kendall-b", "segment kendall (grouped by item)",
-              "system pearson")
+# Report label -> (coefficient, level, grouping) of accord.metaeval.correlation.correlate.
+STATISTICS: dict[str, tuple[str, str, str]] = {
+    "segment pearson": ("pearson", "segment", "none"),
+    "segment kendall-b": ("kendall_b", "segment", "none"),
+    "segment kendall (grouped by item)": ("kendall_b", "segment", "item"),
+    "system pearson": ("pearson", "system", "none"),
+}
 
 
 def correlation(kind: str, metric: np.ndarray, gold: np.ndarray, n_resamples: int,
                 seed: int) -> Estimate:
-    """A correlation with a 95% percentile bootstrap CI over items (resampled with a seed).
+    """One of :data:`STATISTICS` with a 95% percentile bootstrap CI over items (seeded).
 
-    ``n`` is the number of (system, item) cells where both scores exist; NaN cells (unparsed
-    or failed judge answers) are left out, never counted as 0.
+    NaN cells (unparsed or failed judge answers) are left out, never counted as 0; ``n`` in
+    ``extra["cells"]`` is the number of (system, item) cells where both scores exist.
     """
-    value = _statistic(kind, metric, gold)
-    n = int((~(np.isnan(metric) | np.isnan(gold))).sum())
-    signature = f"{kind}|ci:bootstrap-items|n_resamples:{n_resamples}|seed:{seed}"
-    if n_resamples == 0 or np.isnan(value):
-        return Estimate(value=value, n=n, signature=signature)
-    rng = np.random.default_rng(seed)
-    n_items = metric.shape[1]
-    draws = []
-    for _ in range(n_resamples):
-        cols = rng.integers(0, n_items, n_items)
-        draws.append(_statistic(kind, metric[:, cols], gold[:, cols]))
-    finite = np.array([d for d in draws if not np.isnan(d)])
-    if len(finite) == 0:
-        return Estimate(value=value, n=n, signature=signature)
-    low, high = np.percentile(finite, [2.5, 97.5])
-    return Estimate(value=value, ci_low=float(low), ci_high=float(high), n=n,
-                    signature=signature, extra={"undefined_resamples": n_resamples - len(finite)})
+    coefficient, level, grouping = STATISTICS[kind]
+    estimate = correlate(metric, gold, coefficient, level, grouping,
+                         ci="items" if n_resamples > 0 else None,
+                         n_resamples=n_resamples, seed=seed)
+    estimate.extra["cells"] = int((~(np.isnan(metric) | np.isnan(gold))).sum())
+    return estimate
 
 
 JUDGE_CLASSES: dict[str, type[JudgeMetric]] = {
@@ -305,7 +268,8 @@ def _correlation_section(config: JudgeSuiteConfig, scores: dict[str, np.ndarray]
             est = correlation(kind, matrix, gold, config.bootstrap.n_resamples,
                               config.bootstrap.seed)
             rows.append({"judge": label, "statistic": kind, "value": est.value,
-                         "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n})
+                         "ci_low": est.ci_low, "ci_high": est.ci_high,
+                         "n": est.extra["cells"]})
     section = Section(f"Correlations with human {config.data.aspect.upper()}")
     section.text(
         "Segment-level Pearson and Kendall tau-b over all scored (system, item) cells, Kendall "
